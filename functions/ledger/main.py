@@ -1,0 +1,17 @@
+"""The ledger function as a functions-framework target.
+
+    functions-framework --source functions/ledger/main.py --target handle
+"""
+
+import flask
+import functions_framework
+
+from functions.ledger.app import LedgerSettings, build_spec
+from shared.runtime import serve
+
+_function = serve(build_spec, LedgerSettings)
+
+
+@functions_framework.http
+def handle(request: flask.Request) -> flask.Response:
+    return _function(request)

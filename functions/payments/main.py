@@ -1,0 +1,17 @@
+"""The payments function as a functions-framework target.
+
+    functions-framework --source functions/payments/main.py --target handle
+"""
+
+import flask
+import functions_framework
+
+from functions.payments.app import PaymentsSettings, build_spec
+from shared.runtime import serve
+
+_function = serve(build_spec, PaymentsSettings)
+
+
+@functions_framework.http
+def handle(request: flask.Request) -> flask.Response:
+    return _function(request)

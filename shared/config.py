@@ -1,0 +1,80 @@
+"""Configuration from the environment, validated at start-up with one clear line per problem."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
+
+SINK_ENV_PREFIX = "PAYMESH_SINK_"
+
+
+class RuntimeSettings(BaseSettings):
+    """Settings every function shares. Function-specific settings subclass this."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYMESH_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".paymesh"), description="where SQLite stores live by default")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "PAYMESH_DATABASE_URL")
+    )
+    db_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    auto_migrate: bool = True
+    max_body_bytes: PositiveInt = 1024 * 1024
+    max_batch_events: PositiveInt = 100
+    publisher: Literal["auto", "kafkasink", "kafka", "log", "memory"] = "auto"
+    publish_timeout_seconds: PositiveFloat = 10.0
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PAYMESH_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def sink_env_name(topic: str) -> str:
+    """`payments.payment-processed` -> `PAYMESH_SINK_PAYMENTS_PAYMENT_PROCESSED`."""
+    return SINK_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", topic.upper())
+
+
+def _env_name(settings_cls: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "configuration"
+    name = str(loc[0])
+    field = settings_cls.model_fields.get(name)
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        return str(field.validation_alias.choices[0])
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    return (prefix + name).upper()
+
+
+def describe_errors(settings_cls: type[BaseSettings], error: ValidationError) -> list[str]:
+    lines = []
+    for problem in error.errors():
+        env = _env_name(settings_cls, tuple(problem["loc"]))
+        got = problem.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {str(got)[:60]!r})"
+        lines.append(f"paymesh: configuration error: {env}: {problem['msg']}{shown}")
+    return lines
+
+
+def load_settings(settings_cls: type[S]) -> S:
+    """Read settings from the environment; on a bad value print one line per problem and exit 2."""
+    try:
+        return settings_cls()
+    except ValidationError as error:
+        for line in describe_errors(settings_cls, error):
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None

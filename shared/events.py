@@ -1,0 +1,446 @@
+"""The event catalog: one pydantic model per CloudEvent type. The type equals the Kafka topic.
+
+Wire fields are camelCase, attributes snake_case. Fields a model does not know are kept in
+`metadata` rather than rejected, so newer producers do not break older consumers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from shared.money import Money, MoneyError, to_decimal, validate_currency
+
+MAX_METADATA_KEYS = 50
+
+
+def _as_pydantic_error(error: MoneyError) -> PydanticCustomError:
+    return PydanticCustomError(error.rule, str(error))
+
+
+def _amount_text(value: object) -> str:
+    try:
+        return str(to_decimal(value))
+    except MoneyError as error:
+        raise _as_pydantic_error(error) from None
+
+
+def _currency(value: object) -> str:
+    try:
+        return validate_currency(value)
+    except MoneyError as error:
+        raise _as_pydantic_error(error) from None
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError("timezone", "time must carry a timezone offset")
+    return value.astimezone(UTC)
+
+
+# A decimal amount in major units: a string on output, a string or a JSON number on input.
+Amount = Annotated[
+    str,
+    BeforeValidator(_amount_text),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}, {"type": "number"}],
+            "description": "Decimal amount in major units, e.g. \"99.99\"",
+        }
+    ),
+]
+Currency = Annotated[
+    str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
+]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire, snake_case in Python, strict about types it knows."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=False,
+        ser_json_timedelta="iso8601",
+    )
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class EventData(WireModel):
+    """Base of every event's data. Unknown top-level fields move into `metadata`."""
+
+    type_name: ClassVar[str] = ""
+    # Attribute whose value is the CloudEvent subject and the partition key of this event.
+    key_field: ClassVar[str] = ""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unknown_in_metadata(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known: set[str] = set()
+        for name, field in cls.model_fields.items():
+            known.add(name)
+            if field.alias:
+                known.add(field.alias)
+        unknown = {key: value for key, value in data.items() if key not in known}
+        if not unknown:
+            return data
+        kept = {key: value for key, value in data.items() if key in known}
+        metadata = kept.get("metadata", {})
+        if not isinstance(metadata, dict):
+            return data  # let field validation report the bad metadata
+        kept["metadata"] = {**unknown, **metadata}
+        return kept
+
+    @model_validator(mode="after")
+    def _bounded_metadata(self) -> Self:
+        if len(self.metadata) > MAX_METADATA_KEYS:
+            raise PydanticCustomError("max_keys", f"metadata allows at most {MAX_METADATA_KEYS} keys")
+        return self
+
+    @property
+    def key(self) -> str:
+        return str(getattr(self, self.key_field))
+
+
+class MoneyFields(WireModel):
+    """Mixin for models with a `currency` and `amount` pair; checks decimals against the currency.
+
+    `currency` is declared first so that the amount's validator can see it and report `amount`.
+    """
+
+    currency: Currency
+    amount: Amount
+
+    # Set False on models whose amounts may be zero or negative (balances).
+    positive_amount: ClassVar[bool] = True
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_currency(cls, amount: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is None:
+            return amount  # the currency's own error is reported
+        try:
+            money = Money.parse(amount, currency)
+        except MoneyError as error:
+            raise _as_pydantic_error(error) from None
+        if cls.positive_amount and money.minor <= 0:
+            raise PydanticCustomError("positive", "amount must be greater than zero")
+        return money.amount
+
+    @property
+    def money(self) -> Money:
+        return Money.parse(self.amount, self.currency)
+
+
+class MoneyValue(MoneyFields):
+    positive_amount: ClassVar[bool] = False
+
+
+# ---- payments -------------------------------------------------------------------------------------
+
+
+class PaymentMethod(WireModel):
+    type: Literal["card", "bank_transfer", "wallet"]
+    token: str = Field(min_length=1, max_length=128)
+    last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    brand: str | None = Field(default=None, max_length=32)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+class PaymentRequested(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.payment-requested"
+    key_field: ClassVar[str] = "payment_id"
+
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    method: PaymentMethod
+    billing_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    customer_email: str | None = Field(default=None, max_length=254)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class PaymentProcessed(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.payment-processed"
+    key_field: ClassVar[str] = "payment_id"
+
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    status: Literal["captured"] = "captured"
+    fee: MoneyValue
+    net: MoneyValue
+    gateway: str
+    gateway_reference: str
+    processed_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PaymentFailed(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.payment-failed"
+    key_field: ClassVar[str] = "payment_id"
+
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    reason: str = Field(description="Reason code from the documented list (functions/payments/reasons.py)")
+    message: str = ""
+    failed_at: UtcTime = Field(default_factory=utcnow)
+
+
+class RefundRequested(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.refund-requested"
+    key_field: ClassVar[str] = "payment_id"
+
+    refund_id: Identifier
+    payment_id: Identifier
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class RefundProcessed(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.refund-processed"
+    key_field: ClassVar[str] = "payment_id"
+
+    refund_id: Identifier
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    refunded_total: Amount
+    gateway_reference: str
+    processed_at: UtcTime = Field(default_factory=utcnow)
+
+
+class RefundFailed(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.refund-failed"
+    key_field: ClassVar[str] = "payment_id"
+
+    refund_id: Identifier
+    payment_id: Identifier
+    reason: str
+    message: str = ""
+    failed_at: UtcTime = Field(default_factory=utcnow)
+
+
+# ---- ledger ---------------------------------------------------------------------------------------
+
+AccountName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+(:[A-Za-z0-9_.\-]+)*$")]
+
+
+class Posting(MoneyFields):
+    account: AccountName
+    direction: Literal["debit", "credit"]
+
+
+class TransactionRequested(EventData):
+    type_name: ClassVar[str] = "ledger.transaction-requested"
+    key_field: ClassVar[str] = "transaction_id"
+
+    transaction_id: Identifier
+    action: Literal["create", "post", "void"] = "create"
+    postings: list[Posting] = Field(default_factory=list, max_length=64)
+    description: str | None = Field(default=None, max_length=1000)
+    pending: bool = False
+    effective_at: UtcTime | None = None
+
+    @model_validator(mode="after")
+    def _postings_match_action(self) -> Self:
+        if self.action == "create" and len(self.postings) < 2:
+            raise PydanticCustomError("min_postings", "a transaction needs at least two postings")
+        if self.action != "create" and self.postings:
+            raise PydanticCustomError("no_postings", f"action {self.action!r} takes no postings")
+        if self.action != "create" and self.pending:
+            raise PydanticCustomError("pending", "only action 'create' can be pending")
+        return self
+
+
+class BalanceUpdated(EventData):
+    type_name: ClassVar[str] = "ledger.balance-updated"
+    key_field: ClassVar[str] = "account"
+
+    account: AccountName
+    currency: Currency
+    posted: Amount
+    pending: Amount
+    available: Amount
+    transaction_id: Identifier
+    updated_at: UtcTime = Field(default_factory=utcnow)
+
+
+# ---- notifications --------------------------------------------------------------------------------
+
+Channel = Literal["email", "sms", "push", "webhook"]
+
+
+class NotificationRequested(EventData):
+    type_name: ClassVar[str] = "notifications.notification-requested"
+    key_field: ClassVar[str] = "notification_id"
+
+    notification_id: Identifier
+    channel: Channel
+    recipient: str = Field(min_length=1, max_length=2048)
+    template: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_\-]+$")
+    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    subject: str | None = Field(default=None, max_length=998)
+    body: str | None = Field(default=None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _template_or_body(self) -> Self:
+        if self.template is None and self.body is None:
+            raise PydanticCustomError("template_or_body", "give a template or a body")
+        return self
+
+
+class NotificationSent(EventData):
+    type_name: ClassVar[str] = "notifications.notification-sent"
+    key_field: ClassVar[str] = "notification_id"
+
+    notification_id: Identifier
+    channel: Channel
+    recipient: str = Field(description="masked")
+    provider_message_id: str | None = None
+    attempts: int = 1
+    sent_at: UtcTime = Field(default_factory=utcnow)
+
+
+class NotificationFailed(EventData):
+    type_name: ClassVar[str] = "notifications.notification-failed"
+    key_field: ClassVar[str] = "notification_id"
+
+    notification_id: Identifier
+    channel: Channel
+    recipient: str = Field(description="masked")
+    reason: str
+    error: str = ""
+    attempts: int = 1
+    failed_at: UtcTime = Field(default_factory=utcnow)
+
+
+# ---- audit ----------------------------------------------------------------------------------------
+
+
+class AuditEvent(EventData):
+    """What a service records about a decision it made. Shared shape of the three audit topics."""
+
+    key_field: ClassVar[str] = "subject"
+
+    service: Literal["payments", "ledger", "notifications", "audit"]
+    action: str = Field(min_length=1, max_length=100)
+    outcome: Literal["success", "failure", "rejected", "info"] = "success"
+    actor: str = Field(default="system", max_length=200)
+    subject: str = Field(min_length=1, max_length=200)
+    correlation_id: str | None = Field(default=None, max_length=200)
+    occurred_at: UtcTime = Field(default_factory=utcnow)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class PaymentAuditEvent(AuditEvent):
+    type_name: ClassVar[str] = "audit.payment-events"
+
+
+class LedgerAuditEvent(AuditEvent):
+    type_name: ClassVar[str] = "audit.ledger-events"
+
+
+class NotificationAuditEvent(AuditEvent):
+    type_name: ClassVar[str] = "audit.notification-events"
+
+
+class ComplianceAlert(EventData):
+    type_name: ClassVar[str] = "audit.compliance-alerts"
+    key_field: ClassVar[str] = "alert_id"
+
+    alert_id: Identifier
+    rule_id: str
+    severity: Literal["low", "medium", "high", "critical"]
+    message: str
+    subject: str | None = None
+    triggering_event_ids: list[str] = Field(default_factory=list)
+    raised_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG: dict[str, type[EventData]] = {
+    model.type_name: model
+    for model in (
+        PaymentRequested,
+        PaymentProcessed,
+        PaymentFailed,
+        RefundRequested,
+        RefundProcessed,
+        RefundFailed,
+        TransactionRequested,
+        BalanceUpdated,
+        NotificationRequested,
+        NotificationSent,
+        NotificationFailed,
+        PaymentAuditEvent,
+        LedgerAuditEvent,
+        NotificationAuditEvent,
+        ComplianceAlert,
+    )
+}
+
+# The twelve topics of the seed, plus the refund flow added for the payments function.
+SEED_TOPICS = (
+    "payments.payment-requested",
+    "payments.payment-processed",
+    "payments.payment-failed",
+    "ledger.transaction-requested",
+    "ledger.balance-updated",
+    "notifications.notification-requested",
+    "notifications.notification-sent",
+    "notifications.notification-failed",
+    "audit.payment-events",
+    "audit.ledger-events",
+    "audit.notification-events",
+    "audit.compliance-alerts",
+)
+
+
+def dead_letter_topic(function: str) -> str:
+    return f"{function}.dead-letter"
+
+
+def model_for(event_type: str) -> type[EventData]:
+    return CATALOG[event_type]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of every type's data, as it appears on the wire."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for event_type, model in sorted(CATALOG.items()):
+        schema = model.model_json_schema(by_alias=True, mode="validation")
+        # Unknown top-level fields are accepted (kept in metadata), so the top level stays open.
+        schema.pop("additionalProperties", None)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"urn:paymesh:event:{event_type}"
+        schema["title"] = event_type
+        schemas[event_type] = schema
+    return schemas

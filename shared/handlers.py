@@ -1,0 +1,116 @@
+"""The contract between the runtime and a function's business logic.
+
+A handler takes the typed event and returns the events it causes; it never publishes, answers HTTP
+or deduplicates: the runtime does that the same way for every function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from sqlmodel import Session
+
+from shared.config import RuntimeSettings
+from shared.events import EventData
+
+E = TypeVar("E", bound=EventData)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """The CloudEvent being handled, with its validated data."""
+
+    id: str
+    source: str
+    type: str
+    subject: str | None
+    time: str | None
+    correlation_id: str
+    traceparent: str | None
+    extensions: Mapping[str, str]
+    data: EventData
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An output event. Subject and partition key default to the data's key field."""
+
+    data: EventData
+    subject: str | None = None
+    partition_key: str | None = None
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler may use: the open transaction, the event, settings and the clock."""
+
+    session: Session
+    event: Inbound
+    function: str
+    settings: RuntimeSettings
+    now: datetime
+
+
+Handler = Callable[[Context, Any], Sequence[Emit]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A JSON answer from a query route."""
+
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    session: Session
+    params: Mapping[str, str]
+    args: Mapping[str, str]
+    settings: RuntimeSettings
+
+
+View = Callable[[Query], Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A read-only HTTP route, e.g. Route("GET", "/accounts/{account}/balances", view)."""
+
+    method: str
+    pattern: str
+    view: View
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.pattern)) + "/?$"
+        found = re.match(regex, path)
+        return found.groupdict() if found else None
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    outputs: frozenset[str]
+    migrations: Path | None = None
+    # Tables this function owns besides processed_events; its migrations must create exactly these.
+    tables: frozenset[str] = frozenset()
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+
+    def on(self, model: type[E], handler: Callable[[Context, E], Sequence[Emit]]) -> None:
+        self.handlers[model.type_name] = cast(Handler, handler)
+
+    @property
+    def consumes(self) -> frozenset[str]:
+        return frozenset(self.handlers)
+
+    def get(self, pattern: str, view: View) -> None:
+        self.routes.append(Route("GET", pattern, view))

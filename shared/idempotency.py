@@ -1,0 +1,41 @@
+"""Handled-event records: CloudEvents are unique by (source, id).
+
+The record is written in the same transaction as the handler's state change, so either both exist
+or neither does. A redelivered event finds its record and gets the stored outputs back unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Text
+from sqlmodel import Field, Session, SQLModel
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+
+    source: str = Field(primary_key=True, max_length=512)
+    event_id: str = Field(primary_key=True, max_length=512)
+    event_type: str = Field(max_length=128)
+    outputs: str = Field(sa_column=Column(Text, nullable=False))
+    handled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def find(session: Session, source: str, event_id: str) -> list[dict[str, Any]] | None:
+    record = session.get(ProcessedEvent, (source, event_id))
+    if record is None:
+        return None
+    outputs: list[dict[str, Any]] = json.loads(record.outputs)
+    return outputs
+
+
+def remember(session: Session, source: str, event_id: str, event_type: str,
+             outputs: list[dict[str, Any]]) -> None:
+    session.add(ProcessedEvent(source=source, event_id=event_id, event_type=event_type,
+                               outputs=json.dumps(outputs, separators=(",", ":")),
+                               handled_at=datetime.now(UTC)))
+    # Flush now so a concurrent duplicate fails here, inside the transaction, not at commit.
+    session.flush()

@@ -1,0 +1,84 @@
+"""JSON logs, Prometheus metrics shared by all functions, and W3C trace context helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_HANDLED = Counter(
+    "paymesh_events_handled_total",
+    "CloudEvents handled, by function, type and outcome",
+    ["function", "type", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "paymesh_handler_duration_seconds",
+    "Time from request received to reply, by function and type",
+    ["function", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def parse_traceparent(value: str | None) -> tuple[str, str, str] | None:
+    """(trace id, parent span id, flags) of a valid version-00 traceparent, else None."""
+    if not value:
+        return None
+    match = _TRACEPARENT.match(value.strip().lower())
+    if not match or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def child_traceparent(parent: str | None, seed: str) -> str:
+    """A traceparent for work caused by `parent`: same trace, a new span id derived from `seed`.
+
+    Deriving the span id (rather than drawing it) keeps a re-published output byte-identical.
+    """
+    span = hashlib.sha256(seed.encode()).hexdigest()[:16]
+    parsed = parse_traceparent(parent)
+    if parsed is None:
+        trace = hashlib.sha256(("trace:" + seed).encode()).hexdigest()[:32]
+        return f"00-{trace}-{span}-01"
+    trace, _, flags = parsed
+    return f"00-{trace}-{span}-{flags}"
+
+
+def new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"

@@ -1,0 +1,297 @@
+"""The functions-framework `http` target every paymesh function is: parse, validate, deduplicate,
+handle, publish, answer. Status codes follow the Kafka dispatcher's delivery contract (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import flask
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from shared import idempotency
+from shared.config import RuntimeSettings, load_settings
+from shared.envelope import Envelope, dumps
+from shared.errors import EventError, FieldProblem, TransientError
+from shared.events import CATALOG, EventData
+from shared.handlers import Context, Emit, FunctionSpec, Inbound, Query
+from shared.ingress import Incoming, parse, unwrap_kafka_record
+from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging
+from shared.publish import Publisher, build_publisher
+from shared.store import Store
+
+log = logging.getLogger("paymesh.runtime")
+
+# Namespace of the deterministic output ids: uuid5(namespace, input source + id + output type + index).
+OUTPUT_ID_NAMESPACE = uuid.UUID("6f1c1f5e-5a4b-4f0e-9a53-2a1d0c7b9e10")
+MAX_CORRELATION_ID = 128
+
+S = TypeVar("S", bound=RuntimeSettings)
+
+
+def output_id(source: str, event_id: str, output_type: str, index: int) -> str:
+    return str(uuid.uuid5(OUTPUT_ID_NAMESPACE, f"{source}\x1f{event_id}\x1f{output_type}\x1f{index}"))
+
+
+def _json(body: Any, status: int, headers: Mapping[str, str] | None = None) -> flask.Response:
+    return flask.Response(dumps(body), status=status, headers=dict(headers or {}),
+                          content_type="application/json")
+
+
+def _error(error: EventError) -> flask.Response:
+    return _json(error.to_json(), error.status)
+
+
+def _correlation_id(attributes: Mapping[str, str], data: Any) -> str:
+    candidate = attributes.get("correlationid")
+    if not candidate and isinstance(data, dict):
+        metadata = data.get("metadata")
+        candidate = data.get("correlationId") or (metadata.get("correlationId") if isinstance(metadata, dict)
+                                                   else None)
+    if isinstance(candidate, str) and 0 < len(candidate) <= MAX_CORRELATION_ID and candidate.isprintable():
+        return candidate
+    return attributes["id"]
+
+
+def _validation_problems(error: ValidationError, prefix: str) -> list[FieldProblem]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"])
+        problems.append(FieldProblem(f"{prefix}data{'.' + path if path else ''}", item["type"], item["msg"]))
+    return problems
+
+
+class FunctionApp:
+    """One function: callable as a functions-framework `http` target (flask.Request -> Response)."""
+
+    def __init__(self, spec: FunctionSpec, settings: RuntimeSettings, store: Store,
+                 publisher: Publisher) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.store = store
+        self.publisher = publisher
+        self.source = f"/paymesh/{spec.name}"
+        self._consumes = spec.consumes
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if path == "/":
+            if method == "POST":
+                return self.receive(request)
+            if method == "GET":
+                return _json({"function": self.spec.name, "consumes": sorted(self._consumes),
+                              "produces": sorted(self.spec.outputs)}, 200)
+            return _json({"error": "method_not_allowed", "message": "POST CloudEvents to /"}, 405,
+                         {"Allow": "GET, POST"})
+        if method == "GET":
+            probe = self._probe(path)
+            if probe is not None:
+                return probe
+            for route in self.spec.routes:
+                params = route.match(method, path)
+                if params is not None:
+                    return self._query(route.view, params, request)
+        return _json({"error": "not_found", "message": f"no route {method} {path}"}, 404)
+
+    def _probe(self, path: str) -> flask.Response | None:
+        if path in {"/health", "/live"}:
+            return _json({"status": "ok", "function": self.spec.name}, 200)
+        if path == "/ready":
+            checks = {"store": self.store.ping(), "publisher": self.publisher.ready()}
+            ready = all(checks.values())
+            return _json({"ready": ready, "checks": checks, "publisher": self.publisher.name},
+                         200 if ready else 503)
+        if path == "/metrics":
+            from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+            return flask.Response(generate_latest(REGISTRY), 200, content_type=CONTENT_TYPE_LATEST)
+        return None
+
+    def _query(self, view: Callable[[Query], Any], params: dict[str, str],
+               request: flask.Request) -> flask.Response:
+        try:
+            with self.store.session() as session:
+                reply = view(Query(session, params, request.args.to_dict(), self.settings))
+        except EventError as error:
+            return _error(error)
+        except TransientError as error:
+            return _json({"error": "unavailable", "message": str(error)}, 503)
+        except Exception as error:
+            from shared.store import is_unavailable
+
+            if is_unavailable(error):
+                return _json({"error": "unavailable", "message": "database unavailable"}, 503)
+            raise
+        return _json(reply.body, reply.status, reply.headers)
+
+    def _read_body(self, request: flask.Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        too_large = EventError.field(413, "payload_too_large", "body", "max_bytes",
+                                     f"the body must be at most {limit} bytes")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        body = request.stream.read(limit + 1)
+        if len(body) > limit:
+            raise too_large
+        return body
+
+    def receive(self, request: flask.Request) -> flask.Response:
+        started = time.perf_counter()
+        try:
+            body = self._read_body(request)
+            incoming = parse(dict(request.headers.items()), body, self.settings.max_batch_events)
+            events = [self._validate(item, request.headers.get("traceparent")) for item in incoming]
+        except EventError as error:
+            self._log_rejected(error, started)
+            return _error(error)
+        batch = len(incoming) > 1 or incoming[0].field_prefix != ""
+        replies: list[Envelope | None] = []
+        for event in events:
+            status, reply = self.handle(event, started)
+            if status != 200:
+                return reply if isinstance(reply, flask.Response) else _json({}, status)
+            replies.append(reply if isinstance(reply, Envelope) else None)
+        if batch:
+            body_out = [reply.to_structured() for reply in replies if reply is not None]
+            return flask.Response(dumps(body_out), 200, content_type="application/cloudevents-batch+json")
+        primary = replies[0]
+        if primary is None:
+            return flask.Response(status=204)
+        headers, payload = primary.http_binary()
+        return flask.Response(payload, 200, headers=headers, content_type="application/json")
+
+    # ---- events ---------------------------------------------------------------------------------
+
+    def _validate(self, item: Incoming, http_traceparent: str | None) -> Inbound:
+        attributes = dict(item.attributes)
+        unwrap_kafka_record(attributes, self._consumes)
+        event_type = attributes["type"]
+        prefix = item.field_prefix
+        if event_type not in self._consumes:
+            raise EventError.field(400, "unsupported_type", f"{prefix}type", "consumed_types",
+                                   f"{self.spec.name} does not consume {event_type!r}; it consumes "
+                                   f"{', '.join(sorted(self._consumes))}")
+        if item.data is None:
+            raise EventError.field(422, "invalid_data", f"{prefix}data", "required", "event data is required")
+        model = CATALOG[event_type]
+        try:
+            data = model.model_validate(item.data)
+        except ValidationError as error:
+            problems = _validation_problems(error, prefix)
+            raise EventError(422, "invalid_data", f"{event_type} data is invalid: {problems[0].message}",
+                             problems) from None
+        extensions = {key: value for key, value in attributes.items()
+                      if key not in {"specversion", "id", "source", "type", "subject", "time",
+                                     "datacontenttype", "dataschema"}}
+        return Inbound(
+            id=attributes["id"], source=attributes["source"], type=event_type,
+            subject=attributes.get("subject"), time=attributes.get("time"),
+            correlation_id=_correlation_id(attributes, item.data),
+            traceparent=attributes.get("traceparent") or http_traceparent,
+            extensions=extensions, data=data,
+        )
+
+    def handle(self, event: Inbound, started: float) -> tuple[int, Envelope | flask.Response | None]:
+        """Handle one validated event: (200, primary output or None) or (status, error response)."""
+        outcome = "handled"
+        try:
+            structured, duplicate = self._run_once(event)
+            if duplicate:
+                outcome = "duplicate"
+            outputs = [Envelope.from_structured(item) for item in structured]
+            if outputs:
+                self.publisher.publish(outputs)
+            return 200, (outputs[0] if outputs else None)
+        except EventError as error:
+            outcome = "rejected"
+            return error.status, _error(error)
+        except TransientError as error:
+            outcome = "transient"
+            log.warning("transient failure, asking for redelivery", extra=self._log_fields(event, error=str(error)))
+            return 503, _json({"error": "unavailable", "message": str(error)}, 503)
+        finally:
+            duration = time.perf_counter() - started
+            EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
+            HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
+            log.info("event handled", extra=self._log_fields(event, outcome=outcome,
+                                                            duration_ms=round(duration * 1000, 2)))
+
+    def _run_once(self, event: Inbound) -> tuple[list[dict[str, Any]], bool]:
+        handler = self.spec.handlers[event.type]
+
+        def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
+            stored = idempotency.find(session, event.source, event.id)
+            if stored is not None:
+                return stored, True
+            now = datetime.now(UTC)
+            emits = handler(Context(session, event, self.spec.name, self.settings, now), event.data)
+            structured = [self._envelope(event, emit, index, now).to_structured()
+                          for index, emit in enumerate(emits)]
+            idempotency.remember(session, event.source, event.id, event.type, structured)
+            return structured, False
+
+        try:
+            return self.store.run(work)
+        except IntegrityError:
+            # A concurrent delivery of the same event committed first: answer with its outcome.
+            return self.store.run(work)
+
+    def _envelope(self, event: Inbound, emit: Emit, index: int, now: datetime) -> Envelope:
+        data: EventData = emit.data
+        output_type = data.type_name
+        event_id = output_id(event.source, event.id, output_type, index)
+        key = emit.partition_key or data.key
+        attributes = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": self.source,
+            "type": output_type,
+            "subject": emit.subject or data.key,
+            "time": now.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "partitionkey": key,
+            "correlationid": event.correlation_id,
+            "causationid": event.id,
+            "traceparent": child_traceparent(event.traceparent, event_id),
+        }
+        return Envelope(attributes, data.wire())
+
+    # ---- logging --------------------------------------------------------------------------------
+
+    def _log_fields(self, event: Inbound, **extra: Any) -> dict[str, Any]:
+        return {"function": self.spec.name, "event_id": event.id, "event_source": event.source,
+                "event_type": event.type, "correlation_id": event.correlation_id, **extra}
+
+    def _log_rejected(self, error: EventError, started: float) -> None:
+        EVENTS_HANDLED.labels(self.spec.name, "unparsed", "rejected").inc()
+        log.info("event rejected", extra={"function": self.spec.name, "outcome": "rejected",
+                                          "status": error.status, "error": error.code,
+                                          "field": error.problems[0].field if error.problems else None,
+                                          "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+
+def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> FunctionApp:
+    """Build a function from the environment: settings, store (migrated), publisher."""
+    settings = load_settings(settings_cls)
+    configure_logging(settings.log_level)
+    spec = make_spec(settings)
+    store = Store.from_settings(settings, spec.name, spec.migrations)
+    try:
+        publisher = build_publisher(settings, spec.outputs)
+    except ValueError as error:
+        print(f"paymesh: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if settings.auto_migrate:
+        store.migrate()
+    return FunctionApp(spec, settings, store, publisher)
