@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -16,7 +17,7 @@ schemas_app = typer.Typer(help="The event catalog's published schemas.", no_args
 
 
 @schemas_app.command("export")
-def export_schemas(directory: Path = typer.Argument(..., help="where to write one JSON Schema per type")) -> None:
+def export_schemas(directory: Annotated[Path, typer.Argument(help="where to write one JSON Schema per type")]) -> None:
     """Write one JSON Schema file per CloudEvent type."""
     from shared.schemas import export
 

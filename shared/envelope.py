@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cloudevents.http import CloudEvent, to_binary
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 from cloudevents.kafka import to_binary as to_kafka_binary
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")

@@ -80,7 +80,8 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -
             continue
         new_prop = new_props[name]
         if not _types(old_prop) <= _types(new_prop) and "any" not in _types(new_prop):
-            problems.append(f"{path}{name}: type narrowed from {sorted(_types(old_prop))} to {sorted(_types(new_prop))}")
+            narrowed = f"{sorted(_types(old_prop))} to {sorted(_types(new_prop))}"
+            problems.append(f"{path}{name}: type narrowed from {narrowed}")
         old_enum, new_enum = old_prop.get("enum"), new_prop.get("enum")
         if old_enum and new_enum and not set(old_enum) <= set(new_enum):
             problems.append(f"{path}{name}: enum values removed")

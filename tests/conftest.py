@@ -1,17 +1,15 @@
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from tests.support import REQUIRE_POSTGRES, postgres_available
 
-_POSTGRES: bool | None = None
 
-
+@functools.cache
 def _postgres_up() -> bool:
-    global _POSTGRES
-    if _POSTGRES is None:
-        _POSTGRES = postgres_available()
-    return _POSTGRES
+    return postgres_available()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
