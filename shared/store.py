@@ -7,9 +7,10 @@ transaction starts with BEGIN IMMEDIATE, which serializes writers instead of fai
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,6 +67,9 @@ class Store:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.schema = (schema or function) if self.is_postgres else None
         self.engine = self._create_engine(url)
+        # SQLite takes one writer at a time; queueing threads here is fairer and far faster than
+        # SQLite's busy handler, which sleeps up to 100 ms between tries.
+        self._sqlite_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings, function: str, migrations: Path | None) -> Store:
@@ -115,7 +119,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose work commits on leaving the block and rolls back on an exception."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._sqlite_lock or nullcontext(), Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
