@@ -34,7 +34,7 @@ def free_port() -> int:
 
 def ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=0.5) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -45,7 +45,7 @@ def cold_start(source: Path, home: Path) -> float:
     port = free_port()
     env = {**os.environ, "PAYMESH_HOME": str(home), "PAYMESH_LOG_LEVEL": "WARNING"}
     started = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [str(BIN / "functions-framework"), "--source", str(source), "--target", "handle", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -68,7 +68,7 @@ def import_seconds(name: str) -> float:
     code = f"import time; t=time.perf_counter(); import {module}, flask; print(time.perf_counter()-t)"
     samples = []
     for _ in range(5):
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True, cwd=ROOT)
         samples.append(float(result.stdout.strip()))
     return statistics.median(samples)

@@ -77,7 +77,7 @@ def measure(name: str, seconds: int, connections: int, webhook: str) -> dict[str
         env = {**os.environ, "PAYMESH_HOME": home, "PAYMESH_LOG_LEVEL": "WARNING",
                "PAYMESH_NOTIFICATIONS_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
                "PAYMESH_NOTIFICATIONS_WEBHOOK_SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [str(BIN / "functions-framework"), "--source", str(SOURCES[name]), "--target", "handle",
              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -92,7 +92,7 @@ def measure(name: str, seconds: int, connections: int, webhook: str) -> dict[str
                        "-H", "ce-specversion: 1.0", "-H", "ce-source: /bench", "-H", f"ce-type: {event_type}",
                        "-H", "Content-Type: application/json", f"http://127.0.0.1:{port}/"]
             before = os.times()
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             after = os.times()
             result = _parse_wrk(output)
             wrk_cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
