@@ -4,6 +4,7 @@ handle, publish, answer. Status codes follow the Kafka dispatcher's delivery con
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import time
@@ -294,4 +295,6 @@ def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> Func
         raise SystemExit(2) from None
     if settings.auto_migrate:
         store.migrate()
+    # gunicorn lets in-flight requests finish on SIGTERM; then flush what the producer still holds.
+    atexit.register(publisher.close)
     return FunctionApp(spec, settings, store, publisher)

@@ -327,3 +327,25 @@ def test_unknown_route_is_404_json(client: FlaskClient) -> None:
 
 def test_sink_env_names_are_derived_from_topics() -> None:
     assert sink_env_name("payments.payment-processed") == "PAYMESH_SINK_PAYMENTS_PAYMENT_PROCESSED"
+
+
+def test_one_json_log_line_per_event_with_id_type_correlation_outcome_and_duration(
+        client: FlaskClient, capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from shared.observability import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    configure_logging("INFO")
+    try:
+        post_event(client, REQUESTED, probe.payment(), event_id="evt-log", correlationid="corr-log")
+        post_event(client, REQUESTED, probe.payment(), event_id="evt-log", correlationid="corr-log")
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"event handled"' in line]
+    assert [line["outcome"] for line in lines] == ["handled", "duplicate"]
+    for line in lines:
+        assert (line["event_id"], line["event_type"], line["correlation_id"]) == \
+            ("evt-log", REQUESTED, "corr-log")
+        assert line["duration_ms"] >= 0
