@@ -10,12 +10,23 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote, unquote
 
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from cloudevents.kafka import to_binary as to_kafka_binary
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+# HTTP binding: ce-* values percent-encode space, double quote, percent and all but printable ASCII.
+_HEADER_SAFE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '"%')
+
+
+def encode_header(value: str) -> str:
+    return quote(value, safe=_HEADER_SAFE)
+
+
+def decode_header(value: str) -> str:
+    return unquote(value, errors="strict")
 
 
 def dumps(value: Any) -> bytes:
@@ -70,7 +81,8 @@ class Envelope:
 
     def http_binary(self) -> tuple[dict[str, str], bytes]:
         headers, body = to_binary(self._sdk_event(), data_marshaller=dumps)
-        return dict(headers), body
+        return {name: encode_header(value) if name.startswith("ce-") else value
+                for name, value in headers.items()}, body
 
     def kafka_binary(self) -> tuple[list[tuple[str, bytes]], bytes | None, bytes]:
         message = to_kafka_binary(

@@ -18,7 +18,7 @@ from typing import Any
 from cloudevents.exceptions import GenericException
 from cloudevents.http import from_dict, from_http
 
-from shared.envelope import REQUIRED_ATTRIBUTES
+from shared.envelope import REQUIRED_ATTRIBUTES, decode_header
 from shared.errors import EventError
 
 MAX_JSON_DEPTH = 32
@@ -138,7 +138,15 @@ def _structured(document: Any, prefix: str) -> Incoming:
     return Incoming(attributes, data, prefix)
 
 
-def _binary(headers: Mapping[str, str], body: bytes) -> Incoming:
+def _binary(raw_headers: Mapping[str, str], body: bytes) -> Incoming:
+    headers = dict(raw_headers)
+    for key, value in raw_headers.items():
+        if key.lower().startswith("ce-"):
+            try:
+                headers[key] = decode_header(value)
+            except UnicodeDecodeError:
+                raise EventError.field(400, "malformed_cloudevent", key.lower(), "percent_encoding",
+                                       "percent-encoded attribute is not UTF-8") from None
     given = {key.lower()[3:]: value for key, value in headers.items() if key.lower().startswith("ce-")}
     if not given:
         raise EventError.field(400, "not_a_cloudevent", "ce-specversion", "required",
@@ -146,7 +154,7 @@ def _binary(headers: Mapping[str, str], body: bytes) -> Incoming:
                                "Content-Type application/cloudevents+json (structured mode)")
     _check_attributes(given, "ce-")
     try:
-        event = from_http(dict(headers), body, data_unmarshaller=lambda raw: raw)
+        event = from_http(headers, body, data_unmarshaller=lambda raw: raw)
     except GenericException as error:
         raise EventError.field(400, "malformed_cloudevent", "headers", "cloudevent", str(error)) from None
     attributes = {key: str(value) for key, value in event.get_attributes().items()}

@@ -349,3 +349,20 @@ def test_one_json_log_line_per_event_with_id_type_correlation_outcome_and_durati
         assert (line["event_id"], line["event_type"], line["correlation_id"]) == \
             ("evt-log", REQUESTED, "corr-log")
         assert line["duration_ms"] >= 0
+
+
+def test_binary_attributes_are_percent_decoded_in_and_encoded_out(client: FlaskClient,
+                                                                   publisher: MemoryPublisher) -> None:
+    response = post_event(client, REQUESTED, probe.payment(), event_id="id%20with%20space",
+                          correlationid="caf%C3%A9%22order%22")
+    assert response.status_code == 200
+    assert publisher.events[0].attributes["correlationid"] == 'café"order"'
+    assert publisher.events[0].attributes["causationid"] == "id with space"
+    assert response.headers["ce-correlationid"] == "caf%C3%A9%22order%22"
+    assert response.headers["ce-causationid"] == "id%20with%20space"
+
+
+def test_attribute_that_is_not_utf8_after_decoding_is_400(client: FlaskClient) -> None:
+    response = post_event(client, REQUESTED, probe.payment(), event_id="bad%FF")
+    assert response.status_code == 400
+    assert reply_json(response)["rule"] == "percent_encoding"
