@@ -137,6 +137,8 @@ class KafkaPublisher:
             "linger_ms": 2,
             "request_timeout_ms": int(self.timeout * 1000),
             "max_block_ms": int(self.timeout * 1000),
+            # Default 30 s: with the broker down every event would hang that long before its 503.
+            "bootstrap_timeout_ms": int(self.timeout * 1000),
             "security_protocol": settings.kafka_security_protocol,
             "client_id": "paymesh",
         }
