@@ -221,6 +221,12 @@ class FunctionApp:
             outcome = "transient"
             log.warning("transient failure, asking for redelivery", extra=self._log_fields(event, error=str(error)))
             return 503, _json({"error": "unavailable", "message": str(error)}, 503)
+        except Exception:
+            # A bug, not bad input: let functions-framework answer 500 so the event is retried and,
+            # failing that, dead-lettered with the error attached.
+            outcome = "error"
+            log.exception("handler failed", extra=self._log_fields(event))
+            raise
         finally:
             duration = time.perf_counter() - started
             EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
