@@ -204,11 +204,12 @@ def _default_tag() -> str:
 
 @app.command()
 def deploy(
+    *,
     namespace: Annotated[str, typer.Option(help="target namespace (created if missing)")],
     image_prefix: Annotated[str, typer.Option(help="registry and path; images are PREFIX/paymesh-<fn>:TAG")],
     tag: Annotated[str | None, typer.Option(help="image tag [default: the paymesh version]")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="render and print the commands, change nothing")] = False,
-    out: Annotated[Path | None, typer.Option(help="where to write the rendered manifests [default: a temp dir]")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write the rendered files [default: a temp dir]")] = None,
     strimzi: Annotated[bool, typer.Option(help="also apply the Strimzi KafkaTopic/KafkaUser resources")] = True,
 ) -> None:
     """Deploy the four functions and their eventing to a Knative cluster."""
