@@ -233,6 +233,7 @@ class RefundProcessed(EventData, MoneyFields):
     customer_id: Identifier
     merchant_id: Identifier
     refunded_total: Amount
+    gateway: str = "simulated"
     gateway_reference: str
     processed_at: UtcTime = Field(default_factory=utcnow)
 
