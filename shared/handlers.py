@@ -11,12 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlmodel import Session
 
 from shared.config import RuntimeSettings
 from shared.events import EventData
+
+if TYPE_CHECKING:
+    from shared.store import Store
 
 E = TypeVar("E", bound=EventData)
 
@@ -104,6 +107,8 @@ class FunctionSpec:
     tables: frozenset[str] = frozenset()
     handlers: dict[str, Handler] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    # Called with the function's store once it exists, e.g. for metrics read from the database.
+    on_store: list[Callable[[Store], None]] = field(default_factory=list)
 
     def on(self, model: type[E], handler: Callable[[Context, E], Sequence[Emit]]) -> None:
         self.handlers[model.type_name] = cast(Handler, handler)

@@ -81,6 +81,8 @@ class FunctionApp:
         self.publisher = publisher
         self.source = f"/paymesh/{spec.name}"
         self._consumes = spec.consumes
+        for attach in spec.on_store:
+            attach(store)
 
     # ---- HTTP -----------------------------------------------------------------------------------
 

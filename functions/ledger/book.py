@@ -1,0 +1,219 @@
+"""The bookkeeping core: create, post and void transactions inside the caller's database transaction.
+
+Invariants kept here (and checked by the property tests): every transaction balances per currency;
+an account's flags hold after every change, counting pending debits or credits against them the way
+TigerBeetle does; balances always equal the sum of their postings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import event, select
+from sqlmodel import Session
+
+from functions.ledger.accounts import DEBIT_NORMAL, AccountRule, AccountSpec, ensure, lock_balances
+from functions.ledger.metrics import ENTRIES_WRITTEN
+from functions.ledger.models import LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+from shared.errors import EventError, invalid_data
+from shared.money import format_minor
+
+Direction = Literal["debit", "credit"]
+Status = Literal["posted", "pending", "voided", "rejected", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Leg:
+    account: str
+    currency: str
+    direction: Direction
+    minor: int
+
+    @property
+    def signed(self) -> int:
+        return self.minor if self.direction == "debit" else -self.minor
+
+    def wire(self) -> dict[str, str]:
+        return {"account": self.account, "direction": self.direction,
+                "amount": format_minor(self.minor, self.currency), "currency": self.currency}
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    account: str
+    currency: str
+    posted: int
+    pending: int
+    available: int
+
+    def wire(self) -> dict[str, str]:
+        return {"currency": self.currency, "posted": format_minor(self.posted, self.currency),
+                "pending": format_minor(self.pending, self.currency),
+                "available": format_minor(self.available, self.currency)}
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: Status
+    transaction_id: str
+    legs: list[Leg]
+    balances: list[BalanceView] = field(default_factory=list)
+    reason: str | None = None
+    message: str = ""
+
+
+def view(balance: LedgerBalance, account_type: str) -> BalanceView:
+    posted = balance.posted_debits - balance.posted_credits
+    pending = posted + balance.pending_debits - balance.pending_credits
+    # Available: posted, less what pending transfers may still take out of the account.
+    available = posted - balance.pending_credits if account_type in DEBIT_NORMAL else posted + balance.pending_debits
+    return BalanceView(balance.account, balance.currency, posted, pending, available)
+
+
+def check_balanced(legs: list[Leg]) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        totals[leg.currency] += leg.signed
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        detail = ", ".join(f"{currency} debits exceed credits by {format_minor(total, currency)}"
+                           for currency, total in sorted(unbalanced.items()))
+        raise EventError.field(400, "unbalanced", "data.postings", "balanced_per_currency",
+                               f"postings must balance per currency: {detail}")
+
+
+def fingerprint(legs: list[Leg]) -> str:
+    canonical = json.dumps([leg.wire() for leg in sorted(legs)], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def violations(balance: LedgerBalance, account: AccountSpec) -> list[str]:
+    found = []
+    if account.debits_must_not_exceed_credits and \
+            balance.posted_debits + balance.pending_debits > balance.posted_credits:
+        found.append("debits_must_not_exceed_credits")
+    if account.credits_must_not_exceed_debits and \
+            balance.posted_credits + balance.pending_credits > balance.posted_debits:
+        found.append("credits_must_not_exceed_debits")
+    return found
+
+
+class Ledger:
+    def __init__(self, session: Session, rules: tuple[AccountRule, ...], now: datetime) -> None:
+        self.session = session
+        self.rules = rules
+        self.now = now
+
+    def create(self, transaction_id: str, legs: list[Leg], *, pending: bool = False, description: str | None = None,
+               metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
+        check_balanced(legs)
+        print_ = fingerprint(legs)
+        existing = self.session.get(LedgerTransaction, transaction_id)
+        if existing is not None:
+            if existing.fingerprint != print_:
+                raise invalid_data("transactionId", "unique",
+                                   f"transaction {transaction_id!r} already exists with other postings")
+            return Outcome("unchanged", transaction_id, legs, self._views(legs))
+        savepoint = self.session.begin_nested()
+        accounts = ensure(self.session, [leg.account for leg in legs], self.rules, self.now)
+        balances = lock_balances(self.session, [(leg.account, leg.currency) for leg in legs])
+        for leg in legs:
+            balance = balances[(leg.account, leg.currency)]
+            if pending:
+                self._add_pending(balance, leg, +1)
+            else:
+                self._post(balance, leg, transaction_id)
+        broken = [(key, rule) for key, balance in sorted(balances.items())
+                  for rule in violations(balance, accounts[key[0]])]
+        if broken:
+            savepoint.rollback()
+            (account, currency), rule = broken[0]
+            return Outcome("rejected", transaction_id, legs, reason=rule,
+                           message=f"{account} ({currency}) would break {rule}")
+        savepoint.commit()
+        self.session.add(LedgerTransaction(
+            id=transaction_id, status="pending" if pending else "posted", description=description,
+            metadata_json=json.dumps(metadata or {}, sort_keys=True, default=str), fingerprint=print_,
+            effective_at=effective_at or self.now, created_at=self.now,
+            resolved_at=None if pending else self.now))
+        for leg in legs:
+            self.session.add(LedgerPosting(transaction_id=transaction_id, account=leg.account,
+                                           direction=leg.direction, amount_minor=leg.minor, currency=leg.currency))
+        return self._outcome("pending" if pending else "posted", transaction_id, legs, balances, accounts)
+
+    def post(self, transaction_id: str) -> Outcome:
+        return self._resolve(transaction_id, "posted")
+
+    def void(self, transaction_id: str) -> Outcome:
+        return self._resolve(transaction_id, "voided")
+
+    def legs_of(self, transaction_id: str) -> list[Leg]:
+        rows = self.session.scalars(select(LedgerPosting).where(
+            LedgerPosting.transaction_id == transaction_id).order_by(LedgerPosting.id))  # type: ignore[arg-type]
+        return [Leg(row.account, row.currency, row.direction, row.amount_minor)  # type: ignore[arg-type]
+                for row in rows]
+
+    def _resolve(self, transaction_id: str, target: Literal["posted", "voided"]) -> Outcome:
+        transaction = self.session.scalars(select(LedgerTransaction).where(
+            LedgerTransaction.id == transaction_id).with_for_update()).one_or_none()  # type: ignore[arg-type]
+        if transaction is None:
+            verb = "post" if target == "posted" else "void"
+            raise invalid_data("transactionId", "pending_transaction_exists",
+                               f"there is no transaction {transaction_id!r} to {verb}")
+        legs = self.legs_of(transaction_id)
+        if transaction.status != "pending":
+            return Outcome("rejected", transaction_id, legs, reason=f"already_{transaction.status}",
+                           message=f"transaction {transaction_id} is {transaction.status}, not pending")
+        accounts = ensure(self.session, [leg.account for leg in legs], self.rules, self.now)
+        balances = lock_balances(self.session, [(leg.account, leg.currency) for leg in legs])
+        for leg in legs:
+            balance = balances[(leg.account, leg.currency)]
+            self._add_pending(balance, leg, -1)
+            if target == "posted":
+                self._post(balance, leg, transaction_id)
+        transaction.status = target
+        transaction.resolved_at = self.now
+        self.session.add(transaction)
+        return self._outcome(target, transaction_id, legs, balances, accounts)
+
+    def _add_pending(self, balance: LedgerBalance, leg: Leg, sign: int) -> None:
+        if leg.direction == "debit":
+            balance.pending_debits += sign * leg.minor
+        else:
+            balance.pending_credits += sign * leg.minor
+        balance.version += 1
+        self.session.add(balance)
+
+    def _post(self, balance: LedgerBalance, leg: Leg, transaction_id: str) -> None:
+        if leg.direction == "debit":
+            balance.posted_debits += leg.minor
+        else:
+            balance.posted_credits += leg.minor
+        balance.version += 1
+        self.session.add(balance)
+        self.session.add(LedgerEntry(account=leg.account, currency=leg.currency, transaction_id=transaction_id,
+                                     amount_minor=leg.signed,
+                                     balance_after_minor=balance.posted_debits - balance.posted_credits,
+                                     posted_at=self.now))
+        self._count_after_commit(leg.currency)
+
+    def _count_after_commit(self, currency: str) -> None:
+        # Counted once the entry is committed: a retried or rolled-back attempt must not count.
+        event.listen(self.session, "after_commit",
+                     lambda _session: ENTRIES_WRITTEN.labels(currency).inc(), once=True)
+
+    def _outcome(self, status: Status, transaction_id: str, legs: list[Leg],
+                 balances: dict[tuple[str, str], LedgerBalance], accounts: dict[str, AccountSpec]) -> Outcome:
+        views = [view(balance, accounts[key[0]].type) for key, balance in sorted(balances.items())]
+        return Outcome(status, transaction_id, legs, views)
+
+    def _views(self, legs: list[Leg]) -> list[BalanceView]:
+        keys = sorted({(leg.account, leg.currency) for leg in legs})
+        accounts = ensure(self.session, [key[0] for key in keys], self.rules, self.now)
+        return [view(balance, accounts[key[0]].type) for key in keys
+                if (balance := self.session.get(LedgerBalance, key)) is not None]

@@ -1,0 +1,58 @@
+"""Checks that read the ledger's tables directly and recompute what the service keeps incrementally."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlmodel import select
+
+from functions.ledger.accounts import AccountSpec
+from functions.ledger.book import violations
+from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+from shared.store import Store
+
+Key = tuple[str, str]
+
+
+def balances(store: Store) -> dict[Key, tuple[int, int, int, int]]:
+    with store.session() as session:
+        return {(row.account, row.currency): (row.posted_debits, row.posted_credits, row.pending_debits,
+                                              row.pending_credits)
+                for row in session.exec(select(LedgerBalance))}
+
+
+def check(store: Store) -> dict[Key, tuple[int, int, int, int]]:
+    """Assert every invariant; return the balances (posted dr, posted cr, pending dr, pending cr)."""
+    with store.session() as session:
+        rows = list(session.exec(select(LedgerBalance)))
+        accounts = {row.name: row for row in session.exec(select(LedgerAccount))}
+        status = {row.id: row.status for row in session.exec(select(LedgerTransaction))}
+        postings = list(session.exec(select(LedgerPosting)))
+        entries = list(session.exec(select(LedgerEntry).order_by(LedgerEntry.id)))  # type: ignore[arg-type]
+    recomputed: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for posting in postings:
+        slot = {"posted": 0, "pending": 2}.get(status[posting.transaction_id])
+        if slot is None:
+            continue  # voided
+        recomputed[(posting.account, posting.currency)][slot + (posting.direction == "credit")] += posting.amount_minor
+    from_entries: dict[Key, int] = defaultdict(int)
+    for entry in entries:
+        from_entries[(entry.account, entry.currency)] += entry.amount_minor
+        assert entry.balance_after_minor == from_entries[(entry.account, entry.currency)], entry
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in rows:
+        key = (row.account, row.currency)
+        kept = (row.posted_debits, row.posted_credits, row.pending_debits, row.pending_credits)
+        assert kept == tuple(recomputed[key]), (key, kept, recomputed[key])
+        assert row.posted_debits - row.posted_credits == from_entries[key], key
+        account = accounts[row.account]
+        spec = AccountSpec(account.name, account.type, account.debits_must_not_exceed_credits,
+                           account.credits_must_not_exceed_debits)
+        assert violations(row, spec) == [], (key, kept)
+        for index, value in enumerate(kept):
+            totals[row.currency][index] += value
+    for currency, (posted_dr, posted_cr, pending_dr, pending_cr) in totals.items():
+        assert posted_dr == posted_cr, f"trial balance of {currency} is off by {posted_dr - posted_cr}"
+        assert pending_dr == pending_cr, f"pending {currency} is off by {pending_dr - pending_cr}"
+    return {key: (row.posted_debits, row.posted_credits, row.pending_debits, row.pending_credits)
+            for row in rows for key in [(row.account, row.currency)]}
