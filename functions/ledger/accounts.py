@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from functions.ledger.models import LedgerAccount, LedgerBalance
+from shared.errors import invalid_data
 
 AccountType = Literal["asset", "liability", "equity", "revenue", "expense"]
 # Debit-normal accounts grow with debits; the others with credits. Used for "available" balances.
@@ -62,45 +62,48 @@ def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert  # type: ignore[return-value]
 
 
+def existing(session: Session, names: list[str]) -> dict[str, AccountSpec]:
+    rows = session.scalars(select(LedgerAccount).where(col(LedgerAccount.name).in_(sorted(set(names)))))
+    return {row.name: AccountSpec(row.name, row.type, row.debits_must_not_exceed_credits,
+                                  row.credits_must_not_exceed_debits) for row in rows}
+
+
 def ensure(session: Session, names: list[str], rules: tuple[AccountRule, ...], now: datetime) -> dict[str, AccountSpec]:
     """Create the accounts that do not exist yet (safely under concurrency) and return all of them."""
-    wanted = sorted(set(names))
-    existing = {row.name: row for row in session.scalars(
-        select(LedgerAccount).where(LedgerAccount.name.in_(wanted)))}  # type: ignore[attr-defined]
-    missing = [name for name in wanted if name not in existing]
-    if missing:
-        rows = []
-        for name in missing:
-            rule = rule_for(name, rules)
-            if rule is None:
-                from shared.errors import invalid_data
+    found = existing(session, names)
+    missing = sorted(set(names) - set(found))
+    if not missing:
+        return found
+    rows = []
+    for name in missing:
+        rule = rule_for(name, rules)
+        if rule is None:
+            raise invalid_data("postings", "account_rule", f"no account rule matches {name!r}")
+        rows.append({"name": name, "type": rule.type, "metadata_json": "{}",
+                     "debits_must_not_exceed_credits": rule.debits_must_not_exceed_credits,
+                     "credits_must_not_exceed_debits": rule.credits_must_not_exceed_debits, "created_at": now})
+    session.execute(_insert(session)(LedgerAccount).values(rows).on_conflict_do_nothing())
+    return {**found, **existing(session, missing)}
 
-                raise invalid_data("postings", "account_rule", f"no account rule matches {name!r}")
-            rows.append({"name": name, "type": rule.type, "metadata_json": json.dumps({}),
-                         "debits_must_not_exceed_credits": rule.debits_must_not_exceed_credits,
-                         "credits_must_not_exceed_debits": rule.credits_must_not_exceed_debits,
-                         "created_at": now})
-        insert = _insert(session)
-        session.execute(insert(LedgerAccount).values(rows).on_conflict_do_nothing())
-        existing.update({row.name: row for row in session.scalars(
-            select(LedgerAccount).where(LedgerAccount.name.in_(missing)))})  # type: ignore[attr-defined]
-    return {name: AccountSpec(name, row.type, row.debits_must_not_exceed_credits, row.credits_must_not_exceed_debits)
-            for name, row in existing.items()}
+
+def lock_existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerBalance]:
+    """Lock the balance rows that exist, in one statement, in (account, currency) order.
+
+    PostgreSQL takes row locks after the sort, so every writer locks in the same order and two
+    transactions over the same accounts queue instead of deadlocking.
+    """
+    statement = (select(LedgerBalance)
+                 .where(tuple_(col(LedgerBalance.account), col(LedgerBalance.currency)).in_(sorted(set(keys))))
+                 .order_by(col(LedgerBalance.account), col(LedgerBalance.currency))
+                 .with_for_update()
+                 .execution_options(populate_existing=True))
+    return {(row.account, row.currency): row for row in session.scalars(statement)}
 
 
 def lock_balances(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerBalance]:
-    """Create missing balance rows, then lock them all in one fixed order so writers never deadlock."""
-    ordered = sorted(set(keys))
-    insert = _insert(session)
-    session.execute(insert(LedgerBalance).values(
+    """Create missing balance rows, then lock them all in order."""
+    session.execute(_insert(session)(LedgerBalance).values(
         [{"account": account, "currency": currency, "posted_debits": 0, "posted_credits": 0,
-          "pending_debits": 0, "pending_credits": 0, "version": 0} for account, currency in ordered]
+          "pending_debits": 0, "pending_credits": 0, "version": 0} for account, currency in sorted(set(keys))]
     ).on_conflict_do_nothing())
-    locked: dict[tuple[str, str], LedgerBalance] = {}
-    for account, currency in ordered:
-        statement = (select(LedgerBalance)
-                     .where(LedgerBalance.account == account, LedgerBalance.currency == currency)  # type: ignore[arg-type]
-                     .with_for_update())
-        row = session.scalars(statement.execution_options(populate_existing=True)).one()
-        locked[(account, currency)] = row
-    return locked
+    return lock_existing(session, keys)

@@ -12,12 +12,20 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import event, select
 from sqlmodel import Session
 
-from functions.ledger.accounts import DEBIT_NORMAL, AccountRule, AccountSpec, ensure, lock_balances
+from functions.ledger.accounts import (
+    DEBIT_NORMAL,
+    AccountRule,
+    AccountSpec,
+    ensure,
+    existing,
+    lock_balances,
+    lock_existing,
+)
 from functions.ledger.metrics import ENTRIES_WRITTEN
 from functions.ledger.models import LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
 from shared.errors import EventError, invalid_data
@@ -92,7 +100,36 @@ def fingerprint(legs: list[Leg]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def violations(balance: LedgerBalance, account: AccountSpec) -> list[str]:
+class HasTotals(Protocol):
+    posted_debits: int
+    posted_credits: int
+    pending_debits: int
+    pending_credits: int
+
+
+@dataclass(slots=True)
+class Totals:
+    posted_debits: int
+    posted_credits: int
+    pending_debits: int
+    pending_credits: int
+
+    @classmethod
+    def of(cls, balance: HasTotals) -> Totals:
+        return cls(balance.posted_debits, balance.posted_credits, balance.pending_debits, balance.pending_credits)
+
+    def add(self, leg: Leg, pending: bool) -> None:
+        if leg.direction == "debit" and pending:
+            self.pending_debits += leg.minor
+        elif leg.direction == "debit":
+            self.posted_debits += leg.minor
+        elif pending:
+            self.pending_credits += leg.minor
+        else:
+            self.posted_credits += leg.minor
+
+
+def violations(balance: HasTotals, account: AccountSpec) -> list[str]:
     found = []
     if account.debits_must_not_exceed_credits and \
             balance.posted_debits + balance.pending_debits > balance.posted_credits:
@@ -113,29 +150,41 @@ class Ledger:
                metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
         check_balanced(legs)
         print_ = fingerprint(legs)
-        existing = self.session.get(LedgerTransaction, transaction_id)
-        if existing is not None:
-            if existing.fingerprint != print_:
+        previous = self.session.get(LedgerTransaction, transaction_id)
+        if previous is not None:
+            if previous.fingerprint != print_:
                 raise invalid_data("transactionId", "unique",
                                    f"transaction {transaction_id!r} already exists with other postings")
             return Outcome("unchanged", transaction_id, legs, self._views(legs))
-        savepoint = self.session.begin_nested()
-        accounts = ensure(self.session, [leg.account for leg in legs], self.rules, self.now)
-        balances = lock_balances(self.session, [(leg.account, leg.currency) for leg in legs])
+        names = [leg.account for leg in legs]
+        keys = [(leg.account, leg.currency) for leg in legs]
+        accounts = existing(self.session, names)
+        balances = lock_existing(self.session, keys)
+        savepoint = None
+        if len(accounts) < len(set(names)) or len(balances) < len(set(keys)):
+            # First use of an account or currency: create its rows in a savepoint, so that a
+            # rejected transaction leaves nothing behind.
+            savepoint = self.session.begin_nested()
+            accounts = ensure(self.session, names, self.rules, self.now)
+            balances = lock_balances(self.session, keys)
+        trial = {key: Totals.of(balance) for key, balance in balances.items()}
+        for leg in legs:
+            trial[(leg.account, leg.currency)].add(leg, pending)
+        broken = [(key, rule) for key, totals in sorted(trial.items()) for rule in violations(totals, accounts[key[0]])]
+        if broken:
+            if savepoint is not None:
+                savepoint.rollback()
+            (account, currency), rule = broken[0]
+            return Outcome("rejected", transaction_id, legs, reason=rule,
+                           message=f"{account} ({currency}) would break {rule}")
+        if savepoint is not None:
+            savepoint.commit()
         for leg in legs:
             balance = balances[(leg.account, leg.currency)]
             if pending:
                 self._add_pending(balance, leg, +1)
             else:
                 self._post(balance, leg, transaction_id)
-        broken = [(key, rule) for key, balance in sorted(balances.items())
-                  for rule in violations(balance, accounts[key[0]])]
-        if broken:
-            savepoint.rollback()
-            (account, currency), rule = broken[0]
-            return Outcome("rejected", transaction_id, legs, reason=rule,
-                           message=f"{account} ({currency}) would break {rule}")
-        savepoint.commit()
         self.session.add(LedgerTransaction(
             id=transaction_id, status="pending" if pending else "posted", description=description,
             metadata_json=json.dumps(metadata or {}, sort_keys=True, default=str), fingerprint=print_,
