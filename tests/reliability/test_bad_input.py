@@ -67,7 +67,7 @@ def hostile_request(draw: st.DrawFn, function: str) -> tuple[dict[str, str], byt
     elif kind == "deep":
         depth = draw(st.integers(min_value=40, max_value=3000))
         body = (b"[" * depth) + (b"]" * depth) if draw(st.booleans()) else \
-            json.dumps({**data, "metadata": _nest(depth)}).encode()[: 10**6]
+            json.dumps({**data, "metadata": "@nest@"}).replace('"@nest@"', _nested_text(depth)).encode()
     elif kind == "huge":
         body = json.dumps({**data, "description": "x" * (BODY_LIMIT + draw(st.integers(1, 5000)))}).encode()
     elif kind == "drop_field":
@@ -76,16 +76,19 @@ def hostile_request(draw: st.DrawFn, function: str) -> tuple[dict[str, str], byt
         name = draw(st.sampled_from(required_fields(event_type)))
         broken[name] = draw(st.sampled_from([[], {}, True, None, [1, 2]]))
     elif kind == "bad_amount":
-        target = broken["postings"][0] if "postings" in broken else broken
-        target["amount"] = draw(st.sampled_from(["NaN", "Infinity", "1.001", "-5", "0", "1e400", "12,50", "",
-                                                 "0x10", True]))
-        if "amount" not in data and "postings" not in data:
-            del broken["service"]  # no money in this event: break it another way
+        amount = draw(st.sampled_from(["NaN", "Infinity", "1.001", "-5", "0", "1e400", "12,50", "", "0x10", True]))
+        if "postings" in broken or "amount" in broken:
+            target = broken["postings"][0] if "postings" in broken else broken
+            target["amount"] = amount
+        else:  # no money in this event: put the bad amount where a required field should be
+            broken[required_fields(event_type)[0]] = {"amount": amount}
     elif kind == "bad_currency":
-        target = broken["postings"][0] if "postings" in broken else broken
-        target["currency"] = draw(st.sampled_from(["usd", "XXX", "EURO", "", "12"]))
-        if "currency" not in data and "postings" not in data:
-            broken["outcome"] = "maybe"
+        currency = draw(st.sampled_from(["usd", "XXX", "EURO", "", "12"]))
+        if "postings" in broken or "currency" in broken:
+            target = broken["postings"][0] if "postings" in broken else broken
+            target["currency"] = currency
+        else:
+            broken[required_fields(event_type)[0]] = {"currency": currency}
     elif kind == "not_json_type":
         headers["Content-Type"] = draw(st.sampled_from(["application/xml", "text/plain", "image/png"]))
     elif kind == "structured_broken":
@@ -118,11 +121,9 @@ def hostile_request(draw: st.DrawFn, function: str) -> tuple[dict[str, str], byt
     return headers, body, kind
 
 
-def _nest(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = {"n": value}
-    return value
+def _nested_text(depth: int) -> str:
+    # Written as text: json.dumps itself cannot encode thousands of levels.
+    return '{"n":' * depth + "1" + "}" * depth
 
 
 FUNCTION_CONSUMES: dict[str, list[str]] = {}
