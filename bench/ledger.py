@@ -21,7 +21,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 from functions.ledger.accounts import DEFAULT_RULES
-from functions.ledger.book import Leg, Ledger
+from functions.ledger.book import Ledger, Leg
 from shared.store import Store
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "functions" / "ledger" / "migrations"
@@ -49,8 +49,9 @@ def service_layer(store: Store, seconds: float) -> int:
 
 
 PLAIN_STATEMENTS = {
-    "account": "INSERT INTO ledger_accounts (name, type, debits_must_not_exceed_credits, credits_must_not_exceed_debits,"
-               " metadata_json, created_at) VALUES (%s, %s, false, false, '{}', %s) ON CONFLICT DO NOTHING",
+    "account": "INSERT INTO ledger_accounts (name, type, debits_must_not_exceed_credits,"
+               " credits_must_not_exceed_debits, metadata_json, created_at)"
+               " VALUES (%s, %s, false, false, '{}', %s) ON CONFLICT DO NOTHING",
     "balance": "INSERT INTO ledger_balances VALUES (%s, %s, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING",
     "lock": "SELECT posted_debits, posted_credits FROM ledger_balances WHERE account = %s AND currency = %s FOR UPDATE",
     "update": "UPDATE ledger_balances SET posted_debits = %s, posted_credits = %s, version = version + 1"

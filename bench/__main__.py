@@ -1,0 +1,42 @@
+"""`make bench`: every benchmark in turn, each printing its table and writing bench/results/*.json.
+
+Sized to finish in under 10 minutes on a 2-core machine; run a module on its own for longer runs
+(e.g. `python -m bench.audit --events 1000000`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+PLAN: list[tuple[str, list[str]]] = [
+    ("bench.cold_start", ["--runs", "10"]),
+    ("bench.runtime_overhead", ["--seconds", "10"]),
+    ("bench.ledger", ["--seconds", "10"]),
+    ("bench.audit", ["--events", "200000"]),
+    ("bench.end_to_end", ["--seconds", "60"]),
+]
+
+
+def main() -> int:
+    failed = []
+    for module, args in PLAN:
+        if module == "bench.runtime_overhead" and shutil.which("wrk") is None:
+            print(f"\n== {module}: skipped, wrk is not installed (apt-get install wrk)", flush=True)
+            continue
+        print(f"\n== {module} {' '.join(args)}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, "-m", module, *args])
+        print(f"== {module}: {'ok' if code == 0 else f'exit {code}'} in {time.perf_counter() - started:.0f} s",
+              flush=True)
+        if code != 0:
+            failed.append(module)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
