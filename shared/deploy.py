@@ -155,7 +155,7 @@ def plan(out: Path, namespace: str, *, strimzi: bool = True) -> list[Step]:
               for kns in sorted(kafka_ns)),
         ]
     steps.append(Step(("kubectl", "get", "secret", *secrets, *ns),
-                      "fails fast when a Secret the manifests refer to is missing (see docs/deploy.md)"))
+                      "fails fast when a Secret the manifests refer to is missing (see README, Deploy to Knative)"))
     if config_maps:
         steps.append(Step(("kubectl", "get", "configmap", *config_maps, *ns), "the same for ConfigMaps"))
     steps += [
