@@ -7,7 +7,8 @@ or deduplicates: the runtime does that the same way for every function.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +73,17 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Stream:
+    """A streamed answer (e.g. JSON lines). `lines` is called while the response is sent, with a
+    function that opens a short session: fetch in batches, one session each, so a long export never
+    holds a transaction (or SQLite's write lock) open for its whole length.
+    """
+
+    lines: Callable[[Callable[[], AbstractContextManager[Session]]], Iterator[str]]
+    content_type: str = "application/x-ndjson"
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     session: Session
     params: Mapping[str, str]
@@ -79,7 +91,7 @@ class Query:
     settings: RuntimeSettings
 
 
-View = Callable[[Query], Reply]
+View = Callable[[Query], Reply | Stream]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from shared.config import RuntimeSettings, load_settings
 from shared.envelope import Envelope, dumps
 from shared.errors import EventError, FieldProblem, TransientError
 from shared.events import CATALOG, EventData
-from shared.handlers import Context, Emit, FunctionSpec, Inbound, Query
+from shared.handlers import Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.ingress import Incoming, parse, unwrap_kafka_record
 from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging
 from shared.publish import Publisher, build_publisher
@@ -136,6 +136,8 @@ class FunctionApp:
             if is_unavailable(error):
                 return _json({"error": "unavailable", "message": "database unavailable"}, 503)
             raise
+        if isinstance(reply, Stream):
+            return flask.Response(reply.lines(self.store.session), 200, content_type=reply.content_type)
         return _json(reply.body, reply.status, reply.headers)
 
     def _read_body(self, request: flask.Request) -> bytes:

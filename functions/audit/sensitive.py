@@ -1,0 +1,95 @@
+"""Finding (and masking) card numbers and unmasked email addresses or phone numbers in a payload.
+
+A PAN is 13-19 digits, optionally grouped by single spaces or dashes, passing the Luhn check. An email
+is unmasked when its local part shows more than one character and no `*`; a phone number when it is a
+`+` followed by 8-15 digits (spaces/dashes allowed) without a `*`. Masked forms (j***@example.com,
++44******789) do not match. The audit store never keeps what it finds: it stores the masked form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_PAN = re.compile(r"(?<![0-9])(?:[0-9][ \-]?){12,18}[0-9](?![0-9])")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
+_PHONE = re.compile(r"(?<![0-9A-Za-z*])\+[0-9](?:[ \-]?[0-9]){7,14}(?![0-9*])")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str  # "pan" | "email" | "phone"
+    path: str
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"[ \-]", "", text)
+
+
+def _mask_pan(match: re.Match[str]) -> str:
+    digits = _digits(match.group(0))
+    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
+        return match.group(0)
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    local, domain = match.group(1), match.group(2)
+    if len(local) <= 1:
+        return match.group(0)
+    return f"{local[0]}***@{domain}"
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    digits = _digits(match.group(0))[1:]
+    return "+" + digits[:2] + "*" * max(len(digits) - 5, 1) + digits[-3:]
+
+
+_SCANNERS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    ("pan", _PAN, _mask_pan), ("email", _EMAIL, _mask_email), ("phone", _PHONE, _mask_phone),
+)
+
+
+def _scan_text(text: str, path: str, findings: list[Finding]) -> str:
+    for kind, pattern, mask in _SCANNERS:
+        masked = pattern.sub(mask, text)
+        if masked != text:
+            findings.append(Finding(kind, path))
+            text = masked
+    return text
+
+
+def scrub(value: Any, path: str = "$") -> tuple[Any, list[Finding]]:
+    """`value` with every PAN, unmasked email and phone masked, and where each was found."""
+    findings: list[Finding] = []
+
+    def walk(item: Any, where: str) -> Any:
+        if isinstance(item, str):
+            return _scan_text(item, where, findings)
+        if isinstance(item, bool):
+            return item
+        if isinstance(item, int):
+            text = str(item)
+            masked = _scan_text(text, where, findings)
+            return item if masked == text else masked
+        if isinstance(item, dict):
+            return {key: walk(child, f"{where}.{key}") for key, child in item.items()}
+        if isinstance(item, list):
+            return [walk(child, f"{where}[{index}]") for index, child in enumerate(item)]
+        return item
+
+    return walk(value, path), findings
