@@ -108,6 +108,17 @@ def test_plain_kafka_record_wrapped_by_kafkasource_is_unwrapped_to_its_topic_typ
     assert [row.payment_id for row in probe.rows(store)] == ["pay_plain"]
 
 
+def test_record_header_extensions_longer_than_twenty_characters_are_accepted(client: FlaskClient) -> None:
+    # A seed (KafkaJS) record with an `x-correlation-id` header arrives as `kafkaheaderxcorrelationid`.
+    headers = binary_headers("dev.knative.kafka.event", event_id="partition:0/offset:1",
+                             source="/apis/v1/namespaces/paymesh/kafkasources/payments-source#payments.payment-requested",
+                             kafkaheaderxcorrelationid="corr-42")
+    assert client.post("/", data=dumps(probe.payment("pay_hdr")), headers=headers).status_code == 200
+    too_long = binary_headers(probe.PaymentRequested.type_name, **{"x" * 101: "1"})
+    response = client.post("/", data=dumps(probe.payment("pay_long")), headers=too_long)
+    assert response.status_code == 400 and reply_json(response)["rule"] == "attribute_name"
+
+
 def test_kafka_event_from_an_unknown_topic_is_not_guessed(client: FlaskClient) -> None:
     headers = binary_headers("dev.knative.kafka.event",
                              source="/apis/v1/namespaces/paymesh/kafkasources/x#other.topic")

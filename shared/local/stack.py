@@ -1,0 +1,83 @@
+"""The whole local set in start-up order (broker, KafkaSink ingress, functions, dispatchers) and back down."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.local.broker import Broker, all_topics, start_broker
+from shared.local.engine import Engine
+from shared.local.send import STATE_FILE
+from shared.local.supervisor import PORTS, Supervisor
+from shared.local.topology import Topology, load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+@dataclass
+class LocalSet:
+    home: Path
+    eventing: Path = ROOT / "eventing"
+    ingress_port: int = 0
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+    say: Callable[[str], None] = _quiet
+    topology: Topology | None = None
+    broker: Broker | None = None
+    engine: Engine | None = None
+    supervisor: Supervisor | None = None
+    ready_seconds: float = 0.0
+
+    @property
+    def urls(self) -> dict[str, str]:
+        assert self.supervisor is not None
+        return {name: function.url.rstrip("/") for name, function in self.supervisor.functions.items()}
+
+    def topics(self) -> list[str]:
+        assert self.topology is not None
+        return sorted(set(all_topics()) | self.topology.topics())
+
+    def start(self) -> LocalSet:
+        started = time.monotonic()
+        self.topology = topology = load(self.eventing)
+        self.broker = broker = start_broker(self.topics())
+        kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
+        self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
+        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
+        ingress = engine.start_ingress()
+        self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
+        self.supervisor = supervisor = Supervisor(ROOT, self.home, engine.sink_environment(), ports=self.ports)
+        supervisor.start_all(tuple(self.ports))
+        supervisor.wait_ready(timeout=90)
+        for name, function in supervisor.functions.items():
+            self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
+        targets = {name: function.url for name, function in supervisor.functions.items()}
+        if not engine.start_dispatchers(targets, ready_timeout=30):
+            self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
+        for source in topology.sources:
+            self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / STATE_FILE).write_text(json.dumps(
+            {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls}))
+        self.ready_seconds = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
+        if self.engine is not None:
+            self.engine.stop_dispatchers()
+        if self.supervisor is not None:
+            self.supervisor.stop_all()
+        if self.engine is not None:
+            self.engine.stop_ingress()
+        if self.broker is not None:
+            self.broker.stop()
+        with contextlib.suppress(OSError):
+            (self.home / STATE_FILE).unlink()
