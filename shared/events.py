@@ -170,6 +170,8 @@ class MoneyValue(MoneyFields):
 class PaymentMethod(WireModel):
     type: Literal["card", "bank_transfer", "wallet"]
     token: str = Field(min_length=1, max_length=128)
+    # The issuer identification number (first 6-8 digits): with last4 still far from a full card number.
+    bin: str | None = Field(default=None, pattern=r"^[0-9]{6,8}$")
     last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
     brand: str | None = Field(default=None, max_length=32)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")

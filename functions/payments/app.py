@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -69,7 +69,7 @@ class PaymentsSettings(RuntimeSettings):
     payments_fraud_decline_score: int = Field(default=90, ge=1)
     payments_fraud_rule_scores: dict[str, int] = Field(default_factory=lambda: {
         "amount_high": 40, "amount_very_high": 90, "velocity_count": 60, "velocity_amount": 60,
-        "blocked_country": 100, "country_mismatch": 50,
+        "blocked_country": 100, "country_mismatch": 50, "blocked_bin": 100,
     })
     payments_fraud_amount_high: dict[str, Decimal] = Field(default_factory=lambda: {
         "USD": Decimal("5000"), "EUR": Decimal("5000"), "GBP": Decimal("4000"), "JPY": Decimal("700000")})
@@ -82,6 +82,8 @@ class PaymentsSettings(RuntimeSettings):
     payments_fraud_velocity_max_amount: dict[str, Decimal] = Field(default_factory=lambda: {
         "USD": Decimal("25000"), "EUR": Decimal("25000"), "GBP": Decimal("20000"), "JPY": Decimal("3500000")})
     payments_fraud_blocked_countries: frozenset[str] = frozenset({"KP", "IR", "CU", "SY"})
+    # BIN prefixes (1-8 digits) of card ranges to refuse, e.g. ranges seen in card-testing attacks.
+    payments_fraud_blocked_bins: frozenset[Annotated[str, Field(pattern=r"^[0-9]{1,8}$")]] = frozenset()
 
     @model_validator(mode="after")
     def _amounts_fit_their_currency(self) -> Self:

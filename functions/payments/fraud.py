@@ -8,6 +8,7 @@ Rules (ids as reported in `rules` and in the audit event; scores and thresholds 
   (card testing is a burst of declines). Requests refused as invalid (4xx) or retried (503) leave no record.
 - blocked_country: the card's or the billing country is on the blocked list.
 - country_mismatch: the card's country differs from the billing country (both given).
+- blocked_bin: the card's BIN (first 6-8 digits, `method.bin`) starts with a blocked prefix.
 
 Decision: score >= decline score -> decline (payment-failed fraud_declined, the gateway is not called);
 score >= review score -> review; otherwise approve. `review` works like Stripe Radar's review: the payment
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 Decision = Literal["approve", "review", "decline"]
 RULE_IDS = ("amount_high", "amount_very_high", "velocity_count", "velocity_amount", "blocked_country",
-            "country_mismatch")
+            "country_mismatch", "blocked_bin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class FraudInput:
     amount: Money
     card_country: str | None
     billing_country: str | None
+    card_bin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ def assess(settings: PaymentsSettings, payment: FraudInput, window: Window) -> A
         fired.append("blocked_country")
     if payment.card_country and payment.billing_country and payment.card_country != payment.billing_country:
         fired.append("country_mismatch")
+    if payment.card_bin and any(payment.card_bin.startswith(prefix) for prefix in settings.payments_fraud_blocked_bins):
+        fired.append("blocked_bin")
 
     scores = settings.payments_fraud_rule_scores
     score = sum(scores.get(rule, 0) for rule in fired)

@@ -69,8 +69,8 @@ class Payments:
                         extra={"payment_id": data.payment_id, "event_id": ctx.event.id})
             return []
         method = data.method
-        assessment = evaluate(ctx.session, self.settings,
-                              FraudInput(data.customer_id, amount, method.country, data.billing_country), ctx.now)
+        fraud_input = FraudInput(data.customer_id, amount, method.country, data.billing_country, method.bin)
+        assessment = evaluate(ctx.session, self.settings, fraud_input, ctx.now)
         payment = Payment(
             payment_id=data.payment_id, customer_id=data.customer_id, merchant_id=data.merchant_id,
             amount_minor=amount.minor, currency=amount.currency, status=PaymentState.REQUESTED,

@@ -85,6 +85,17 @@ def test_blocked_country_declines(payments: Harness, where: dict[str, Any]) -> N
     assert stored_rules(payments)[0] == "blocked_country"
 
 
+def test_blocked_bin_declines(backend: str, tmp_path: Path) -> None:
+    settings = PaymentsSettings(payments_fraud_blocked_bins=frozenset({"411111", "5555"}))
+    with harness(backend, tmp_path, settings) as payments:
+        blocked = payments.pay(payment("pay_1", method={"type": "card", "token": "tok_visa", "bin": "41111122"}))
+        assert blocked.headers["ce-type"] == FAILED
+        assert stored_rules(payments, "pay_1") == ("blocked_bin", 100, "decline")
+        other = payments.pay(payment("pay_2", customerId="cus_2",
+                                     method={"type": "card", "token": "tok_visa", "bin": "424242"}))
+        assert other.headers["ce-type"] == PROCESSED
+
+
 def test_country_mismatch_sends_the_payment_to_review_and_still_captures(payments: Harness) -> None:
     response = payments.pay(payment(billingCountry="FR"))
     assert response.headers["ce-type"] == PROCESSED
