@@ -2,7 +2,8 @@
 
 A PAN is 13-19 digits, optionally grouped by single spaces or dashes, passing the Luhn check. An email
 is unmasked when its local part shows more than one character and no `*`; a phone number when it is a
-`+` followed by 8-15 digits (spaces/dashes allowed) without a `*`. Masked forms (j***@example.com,
+`+` followed by 8-15 digits (spaces/dashes allowed) without a `*`. A whole value of the form `<id@host>`
+is a message id, not an address. Masked forms (j***@example.com,
 +44******789) do not match. The audit store never keeps what it finds: it stores the masked form.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 
 _PAN = re.compile(r"(?<![0-9])(?:[0-9][ \-]?){12,18}[0-9](?![0-9])")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
+# An RFC 5322 msg-id (`<unique@host>`, e.g. an email's Message-ID) has an address's shape but is not one.
+_MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
 _PHONE = re.compile(r"(?<![0-9A-Za-z*])\+[0-9](?:[ \-]?[0-9]){7,14}(?![0-9*])")
 
 
@@ -66,6 +69,8 @@ _SCANNERS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ..
 
 def _scan_text(text: str, path: str, findings: list[Finding]) -> str:
     for kind, pattern, mask in _SCANNERS:
+        if kind == "email" and _MESSAGE_ID.match(text):
+            continue
         masked = pattern.sub(mask, text)
         if masked != text:
             findings.append(Finding(kind, path))

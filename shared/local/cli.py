@@ -24,6 +24,7 @@ from shared.local.watch import TopicWatcher
 
 app = typer.Typer()
 DEFAULT_INGRESS_PORT = 8080
+SANDBOX_PORTS = (1025, 8025)  # SMTP, HTTP (as Mailpit's); taken ones fall back to free ports
 # No emoji shortcodes: account names like assets:bank:demo must print as they are.
 console = Console(emoji=False, width=None if Console().is_terminal else 120)
 
@@ -50,6 +51,9 @@ def up(
     ingress_port: Annotated[int, typer.Option(help="KafkaSink ingress port")] = DEFAULT_INGRESS_PORT,
     live: Annotated[bool, typer.Option(help="live per-topic view (off: one line per 10 s)")] = True,
     fresh: Annotated[bool, typer.Option("--fresh", help="start with empty SQLite stores")] = False,
+    sandbox: Annotated[bool, typer.Option(
+        help="email, SMS and push to a local provider sandbox (SMTP 1025, HTTP 8025, GET /outbox); "
+             "--no-sandbox: to the real providers configured in the environment")] = True,
 ) -> None:
     """Broker, the four functions and the eventing engine from eventing/, serving until Ctrl-C."""
     stores = sorted(home.glob("*.db*"))
@@ -73,7 +77,8 @@ def up(
     # Set explicitly: a shell that starts `paymesh up &` without job control leaves SIGINT ignored.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    local = LocalSet(home.resolve(), eventing, _ingress_port(ingress_port), say=console.print)
+    local = LocalSet(home.resolve(), eventing, _ingress_port(ingress_port), say=console.print, use_sandbox=sandbox,
+                     sandbox_ports=(_ingress_port(SANDBOX_PORTS[0]), _ingress_port(SANDBOX_PORTS[1])))
     watcher: TopicWatcher | None = None
     try:
         local.start()
@@ -84,7 +89,8 @@ def up(
         if demo:
             from shared.local.demo import print_result, run_demo
 
-            print_result(run_demo(local.broker.bootstrap, local.urls), console)
+            print_result(run_demo(local.broker.bootstrap, local.urls,
+                                  sandbox_url=local.sandbox.url if local.sandbox is not None else None), console)
         serving.set()
         _serve(watcher, local.engine, stop, live)
     except KeyboardInterrupt:
@@ -151,7 +157,7 @@ def demo(
         console.print(f"[red]paymesh demo: {escape(str(error))}[/]")
         raise typer.Exit(2) from None
     urls = running_state(home).get("functions") or {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
-    result = run_demo(servers, urls, timeout=timeout)
+    result = run_demo(servers, urls, timeout=timeout, sandbox_url=running_state(home).get("sandbox"))
     print_result(result, console)
     if not result.complete:
         raise typer.Exit(1)

@@ -1,8 +1,10 @@
 """`paymesh demo`: a scripted scenario against a running set, then what it led to.
 
 Payments in EUR and USD, a declined card, a fraud decline, a manual ledger transaction, and one notification
-per channel (the webhook goes to a receiver the demo runs; email, SMS and push need providers and may fail,
-which shows as notification-failed). Then balances, notifications, the audit chain and compliance alerts.
+per channel (the webhook goes to a receiver the demo runs; email, SMS and push go to the provider sandbox that
+`paymesh up` starts, shared/local/sandbox.py, or with --no-sandbox to the providers configured in the environment,
+and fail as notification-failed when there are none). Then balances, notifications, what the sandbox received,
+the audit chain and compliance alerts.
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ class DemoResult:
     trial_balance: Any = None
     audit_verify: Any = None
     webhooks: int = 0
+    # What the provider sandbox received during this run, per channel (None: no sandbox).
+    sandbox_url: str | None = None
+    sandbox: dict[str, int] | None = None
 
     def of(self, topic: str) -> list[Seen]:
         return [item for item in self.seen if item.topic == topic]
@@ -137,10 +142,19 @@ def _get(url: str) -> Any:
         return {"status": response.status_code, "body": response.text[:200]}
 
 
-def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float = 45.0) -> DemoResult:
+def _outbox(sandbox_url: str) -> list[dict[str, Any]]:
+    """The sandbox's GET /outbox items (newest last), or [] when it does not answer."""
+    answer = _get(f"{sandbox_url.rstrip('/')}/outbox")
+    items = answer.get("items") if isinstance(answer, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float = 45.0,
+             sandbox_url: str | None = None) -> DemoResult:
     urls = {**DEFAULT_URLS, **(urls or {})}
     run = uuid.uuid4().hex[:6]
     reader = TopicReader(bootstrap, all_topics())
+    before = len(_outbox(sandbox_url)) if sandbox_url else 0
     with webhook_receiver() as hooks:
         started = time.monotonic()
         events = scenario(run, hooks.url)
@@ -157,7 +171,10 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
         seconds = time.monotonic() - started
         received = len(hooks.received)
     reader.close()
-    result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received)
+    result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received, sandbox_url=sandbox_url)
+    if sandbox_url:
+        arrived = [str(item.get("channel")) for item in _outbox(sandbox_url)[before:]]
+        result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
     accounts = [f"merchant:{MERCHANT}", "revenue:fees", "assets:gateway_clearing:simulated", "assets:bank:demo",
                 "equity:owner"]
     result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances") for account in accounts}
@@ -238,6 +255,12 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
                       f"[yellow]failed[/]: {_cell(data.get('reason'))}")
     console.print(notes)
     console.print(f"webhooks received by the demo's receiver: {result.webhooks}")
+    if result.sandbox is not None:
+        counts = ", ".join(f"{channel} {count}" for channel, count in result.sandbox.items())
+        console.print(f"provider sandbox received: {counts}  (GET {_cell(result.sandbox_url)}/outbox)")
+    else:
+        console.print("no provider sandbox (--no-sandbox): email, SMS and push went to the providers configured in "
+                      "the environment (not_configured where there are none)")
     console.print(f"audit chain (GET /verify): {_verify(result.audit_verify)}")
     alerts = result.of("audit.compliance-alerts")
     console.print(f"compliance alerts: {len(alerts)}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from shared.local.broker import Broker, all_topics, start_broker
 from shared.local.engine import Engine
+from shared.local.sandbox import Sandbox, start_sandbox
 from shared.local.send import STATE_FILE
 from shared.local.supervisor import PORTS, Supervisor
 from shared.local.topology import Topology, load
@@ -34,6 +35,11 @@ class LocalSet:
     engine: Engine | None = None
     supervisor: Supervisor | None = None
     ready_seconds: float = 0.0
+    # The provider sandbox (SMTP, Twilio- and FCM-shaped APIs) that email, SMS and push deliver to; off: the real
+    # providers configured in the environment. Ports 0 pick free ones.
+    use_sandbox: bool = True
+    sandbox_ports: tuple[int, int] = (0, 0)  # (SMTP, HTTP)
+    sandbox: Sandbox | None = None
 
     @property
     def urls(self) -> dict[str, str]:
@@ -53,7 +59,12 @@ class LocalSet:
         self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
         ingress = engine.start_ingress()
         self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
-        self.supervisor = supervisor = Supervisor(ROOT, self.home, engine.sink_environment(), ports=self.ports)
+        environment = dict(engine.sink_environment())
+        if self.use_sandbox:
+            smtp_port, http_port = self.sandbox_ports
+            self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
+            environment.update(self.sandbox.environment())
+        self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports)
         supervisor.start_all(tuple(self.ports))
         supervisor.wait_ready(timeout=90)
         for name, function in supervisor.functions.items():
@@ -65,7 +76,8 @@ class LocalSet:
             self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / STATE_FILE).write_text(json.dumps(
-            {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls}))
+            {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
+             "sandbox": self.sandbox.url if self.sandbox is not None else None}))
         self.ready_seconds = time.monotonic() - started
         return self
 
@@ -75,6 +87,8 @@ class LocalSet:
             self.engine.stop_dispatchers()
         if self.supervisor is not None:
             self.supervisor.stop_all()
+        if self.sandbox is not None:
+            self.sandbox.stop()
         if self.engine is not None:
             self.engine.stop_ingress()
         if self.broker is not None:

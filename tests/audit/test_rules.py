@@ -92,6 +92,15 @@ def test_unmasked_email_or_phone_is_alerted_masked_ones_are_not(audit: Audit) ->
     assert stored["recipient"] == "j***@example.com" and "900123" not in stored["sms"]
 
 
+def test_an_email_message_id_is_not_a_recipient(audit: Audit) -> None:
+    response = audit.post("notifications", event_id="sent", action="notification.sent", subject="n3",
+                          details={"recipient": "j***@example.com", "providerMessageId": "<ntf_3.x1@paymesh.local>"})
+    assert response.status_code == 204
+    leak = audit.post("notifications", event_id="leak2", action="notification.sent", subject="n4",
+                      details={"note": "sent <ntf_4@paymesh.local> to jane.doe@example.com"})
+    assert leak.status_code == 200  # an address in running text is still found
+
+
 def test_gap_and_fork_in_an_upstream_sequence(audit: Audit) -> None:
     for number in (1, 2):
         assert audit.post(event_id=f"s{number}", sequence=number).status_code == 204

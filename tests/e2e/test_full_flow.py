@@ -101,16 +101,27 @@ def test_a_plain_json_record_from_a_seed_service_is_processed(local: LocalSet) -
 
 
 def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
-    from shared.local.demo import run_demo
+    from rich.console import Console
+
+    from shared.local.demo import print_result, run_demo
 
     assert local.broker is not None
-    result = run_demo(local.broker.bootstrap, local.urls, timeout=30)
+    assert local.sandbox is not None  # LocalSet starts the provider sandbox by default
+    result = run_demo(local.broker.bootstrap, local.urls, timeout=30, sandbox_url=local.sandbox.url)
     assert result.complete, [(item.topic, item.data) for item in result.seen]
     failed = {item.data["paymentId"]: item.data["reason"] for item in result.of("payments.payment-failed")}
     assert failed == {f"pay_declined_{result.run}": "card_declined", f"pay_fraud_{result.run}": "fraud_declined"}
     assert {item.data["currency"] for item in result.of("payments.payment-processed")} == {"EUR", "USD"}
-    sent = {item.data["channel"] for item in result.of("notifications.notification-sent")}
-    assert "webhook" in sent and result.webhooks >= 1
+    sent = [item.data["channel"] for item in result.of("notifications.notification-sent")]
+    assert set(sent) == {"webhook", "email", "sms", "push"} and result.webhooks >= 1
+    assert result.of("notifications.notification-failed") == []
+    # the sandbox got exactly what was sent on its channels (the demo's own plus receipts and failure notices)
+    assert result.sandbox == {channel: sent.count(channel) for channel in ("email", "sms", "push")}
+    console = Console(record=True, width=200, emoji=False)
+    print_result(result, console)
+    shown = console.export_text()
+    table = shown.split("Notifications")[1].split("webhooks received")[0]
+    assert "provider sandbox received: email 1, sms " in shown and "sent" in table and "failed" not in table
     assert result.audit_verify.get("ok") is True
     assert result.trial_balance.get("balanced") is True
     assert not [item for item in result.seen if item.topic.endswith(".dead-letter")]
