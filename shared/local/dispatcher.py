@@ -32,6 +32,11 @@ log = logging.getLogger("paymesh.local.dispatcher")
 RETRYABLE = frozenset({404, 408, 409, 429})
 MAX_ERROR_DATA = 1024
 DEFAULT_TIMEOUT = 30.0
+# A poll hands over everything fetched. With a smaller cap, the rest of a partition's fetched records is parked by
+# kafka-python when the partition is paused for delivery, and (kafka-python 3.0.12) parked records of a partition
+# can stay parked after it is resumed: the partition is neither returned nor fetched again, and stalls for good.
+# Seen with a backlog (a burst, a re-read after a broker restart); tests/reliability/test_broker_outage.py.
+MAX_POLL_RECORDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,11 @@ class SourceConsumer:
         self.stopping = threading.Event()
         self.assigned = threading.Event()
         self._client = httpx.Client()
-        self._done: queue.Queue[tuple[Any, int | None, bool]] = queue.Queue()
+        # (partition, next offset or None, batch finished, broker epoch the batch was fetched in)
+        self._done: queue.Queue[tuple[Any, int | None, bool, int]] = queue.Queue()
+        # Bumped when the broker lost its log (see broker_lost): offsets of an older epoch are never committed.
+        self._epoch = 0
+        self._broker_lost = threading.Event()
         self._inflight: dict[Any, Future[None]] = {}
         self._thread: threading.Thread | None = None
         self._consumer_ref: Any = None
@@ -228,12 +237,12 @@ class SourceConsumer:
             self.stats.add(record.topic, "lost")
         return True
 
-    def _deliver_batch(self, partition: Any, records: Sequence[Any]) -> None:
+    def _deliver_batch(self, partition: Any, records: Sequence[Any], epoch: int = 0) -> None:
         for record in records:
             if self.stopping.is_set() or not self.deliver(record):
                 break
-            self._done.put((partition, record.offset + 1, False))
-        self._done.put((partition, None, True))
+            self._done.put((partition, record.offset + 1, False, epoch))
+        self._done.put((partition, None, True, epoch))
 
     # -- poll loop (the only thread touching the consumer) ---------------------------------------------
 
@@ -253,7 +262,8 @@ class SourceConsumer:
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","), group_id=self.source.consumer_group,
             client_id=f"paymesh-{self.source.name}", enable_auto_commit=False,
-            auto_offset_reset=self.source.initial_offset, max_poll_records=100, **CONSUMER_TIMEOUTS)
+            auto_offset_reset=self.source.initial_offset, max_poll_records=MAX_POLL_RECORDS,
+            **CONSUMER_TIMEOUTS)
         consumer.subscribe(list(self.source.topics), listener=Listener())
         self._consumer_ref = consumer
         return consumer
@@ -265,11 +275,11 @@ class SourceConsumer:
         finished: list[Any] = []
         while True:
             try:
-                partition, offset, last = self._done.get(timeout=0.05) if block else self._done.get_nowait()
+                partition, offset, last, epoch = self._done.get(timeout=0.05) if block else self._done.get_nowait()
             except queue.Empty:
                 break
             block = False
-            if offset is not None:
+            if offset is not None and epoch == self._epoch:
                 offsets[partition] = OffsetAndMetadata(offset, "", -1)
             if last:
                 finished.append(partition)
@@ -294,17 +304,41 @@ class SourceConsumer:
         consumer = self._consumer()
         try:
             while not self.stopping.is_set():
+                if self._broker_lost.is_set():
+                    self._restart_from_new_log(consumer)
                 self._apply_done(consumer)
                 batches = consumer.poll(timeout_ms=self.poll_timeout_ms)
                 for partition, records in batches.items():
                     consumer.pause(partition)
-                    self._inflight[partition] = self._pool.submit(self._deliver_batch, partition, records)
+                    self._inflight[partition] = self._pool.submit(self._deliver_batch, partition, records,
+                                                                  self._epoch)
             self._finish()
         except BaseException as error:
             self._error = error
             log.exception("%s: consumer stopped", self.source.name)
         finally:
             consumer.close(autocommit=False)
+
+    def broker_lost(self) -> None:
+        """The broker was replaced by an empty one (memory storage): its log, offsets and groups are gone.
+
+        Thread-safe; the poll loop acts on it before its next poll: in-flight records (fetched from the old log)
+        are still delivered, but their offsets are not committed, since they mean nothing on the new log; and
+        every assigned partition is read again from the new log's beginning. That is initialOffset earliest
+        on a broker that holds only what was produced since it started: nothing of before is re-read, because
+        nothing of before exists. Without it the consumer would fetch the new log from its old positions until
+        its group re-joins, skipping the first records there and getting them later, out of order.
+        """
+        self._broker_lost.set()
+
+    def _restart_from_new_log(self, consumer: Any) -> None:
+        self._broker_lost.clear()
+        self._epoch += 1
+        partitions = consumer.assignment()
+        if partitions:
+            consumer.seek_to_beginning(*partitions)  # resolved lazily, against the broker there at the next fetch
+        log.warning("%s: broker replaced; reading %d partition(s) from the new log's beginning",
+                    self.source.name, len(partitions))
 
     def start(self) -> SourceConsumer:
         self._thread = threading.Thread(target=self._run, name=f"source-{self.source.name}", daemon=True)

@@ -6,19 +6,25 @@ Answers as Knative's kafka-sink-ingress does: 202 produced, 400 not a CloudEvent
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from shared.envelope import REQUIRED_ATTRIBUTES, decode_header
 from shared.ingress import content_mode
+from shared.local.broker import RECONNECT_BACKOFF_MAX_MS
 from shared.local.dispatcher import DispatchEvent, structured_event
 from shared.local.stats import Stats
 from shared.local.topology import KafkaSink
 
 log = logging.getLogger("paymesh.local.ingress")
 PRODUCE_TIMEOUT = 5.0
+# After a producer could not even reach the broker, requests answer 503 at once for this long instead of each
+# waiting out its own bootstrap timeout in turn.
+UNREACHABLE_PAUSE = 1.0
 
 
 class NotACloudEventError(ValueError):
@@ -67,6 +73,7 @@ class SinkIngress:
         self.bootstrap = bootstrap
         self.stats = stats or Stats()
         self._producer: Any = None
+        self._unreachable_until = 0.0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -85,16 +92,46 @@ class SinkIngress:
             if self._producer is None:
                 from kafka import KafkaProducer
 
+                if time.monotonic() < self._unreachable_until:
+                    raise ConnectionError(f"the broker at {self.bootstrap} was unreachable a moment ago")
                 timeout_ms = int(self.produce_timeout * 1000)
-                self._producer = KafkaProducer(
-                    bootstrap_servers=self.bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=1,
-                    request_timeout_ms=timeout_ms, max_block_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms,
-                    client_id="paymesh-kafka-sink")
+                try:
+                    self._producer = KafkaProducer(
+                        bootstrap_servers=self.bootstrap.split(","), acks="all", enable_idempotence=True,
+                        linger_ms=1, request_timeout_ms=timeout_ms, max_block_ms=timeout_ms,
+                        bootstrap_timeout_ms=timeout_ms, reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+                        client_id="paymesh-kafka-sink")
+                except Exception:
+                    self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
+                    raise
             return self._producer
+
+    def _discard(self, producer: Any) -> None:
+        """Drop a producer whose send failed; the next request builds a fresh one.
+
+        An idempotent producer that lived through a broker outage is stuck: a broker started anew (memory storage)
+        does not know its producer id, and kafka-python treats that as fatal for the producer. A fresh producer
+        gets a new id from whichever broker is there. Records it still buffered are dropped: their requests were
+        answered 503, so their senders retry them.
+        """
+        with self._lock:
+            if self._producer is not producer:
+                return  # another request already replaced it
+            self._producer = None
+        with contextlib.suppress(Exception):
+            producer.close(timeout=0)  # raises when records are still buffered, before stopping its sender
+        sender = getattr(producer, "_sender", None)
+        if sender is not None and sender.is_alive():
+            sender.force_close()  # aborts the buffered records and ends the producer's I/O thread
 
     def produce(self, sink: KafkaSink, event: DispatchEvent) -> None:
         headers, key, value = kafka_record(event)
-        self._get_producer().send(sink.topic, key=key, value=value, headers=headers).get(timeout=self.produce_timeout)
+        producer = self._get_producer()
+        try:
+            producer.send(sink.topic, key=key, value=value, headers=headers).get(timeout=self.produce_timeout)
+        except Exception:
+            self._discard(producer)
+            raise
         self.stats.add(sink.topic, "produced")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -153,5 +190,6 @@ class SinkIngress:
         self.server.shutdown()
         self.server.server_close()
         if self._producer is not None:
-            self._producer.flush(timeout=self.produce_timeout)
-            self._producer.close(timeout=self.produce_timeout)
+            with contextlib.suppress(Exception):  # a broker already gone: what is still buffered cannot be flushed
+                self._producer.flush(timeout=self.produce_timeout)
+            self._discard(self._producer)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.local.broker import Broker, all_topics, start_broker
+from shared.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from shared.local.engine import Engine
 from shared.local.sandbox import Sandbox, start_sandbox
 from shared.local.send import STATE_FILE
@@ -80,6 +80,33 @@ class LocalSet:
              "sandbox": self.sandbox.url if self.sandbox is not None else None}))
         self.ready_seconds = time.monotonic() - started
         return self
+
+    def stop_broker(self, *, kill: bool = True) -> None:
+        """The broker outage: the embedded broker dies (SIGKILL, or SIGTERM with kill=False). Memory storage is all
+        it has, so its records, committed offsets and consumer groups die with it. The ingress answers 503 and the
+        dispatchers keep retrying what they hold until start_new_broker()."""
+        assert self.broker is not None and self.broker.embedded, "only the embedded broker can be stopped"
+        if kill:
+            self.broker.kill()
+        else:
+            self.broker.stop()
+        if self.engine is not None:
+            for consumer in self.engine.consumers:
+                consumer.broker_lost()  # before the new broker exists: no fetch from an old position reaches it
+
+    def start_new_broker(self, timeout: float = 20.0) -> Broker:
+        """A new, empty embedded broker on the old one's address (clients reconnect by themselves) with the topics
+        created again; the consumer groups are joined anew by the dispatchers as they reconnect."""
+        assert self.broker is not None and self.broker.embedded, "only the embedded broker can be restarted"
+        self.broker = broker = start_embedded(self.broker.port, timeout=timeout)
+        try:
+            # At once: Tansu creates a topic on the first produce to it, with its own partition count.
+            create_topics(broker.bootstrap, self.topics())
+        except Exception:
+            broker.stop()
+            raise
+        self.say(f"broker        {broker.bootstrap}  (a new embedded Tansu: empty, topics created again)")
+        return broker
 
     def stop(self) -> None:
         """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
