@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import httpx
@@ -81,6 +82,7 @@ class KafkaSinkPublisher:
         self.sinks = dict(sinks)
         self.timeout = timeout
         self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def _http(self) -> httpx.Client:
@@ -91,11 +93,25 @@ class KafkaSinkPublisher:
             return self._client
 
     def publish(self, events: Sequence[Envelope]) -> None:
+        """Publish every event or raise TransientError. Events of one (topic, partition key) go in order;
+        different keys go concurrently, since a delivery waits for all of its outputs before it answers."""
+        for event in events:
+            if event.topic not in self.sinks:
+                raise TransientError(f"no KafkaSink configured for {event.topic} ({sink_env_name(event.topic)})")
+        streams: dict[tuple[str, str], list[Envelope]] = {}
+        for event in events:
+            streams.setdefault((event.topic, str(event.attributes.get("partitionkey", ""))), []).append(event)
+        if len(streams) == 1:
+            self._post_in_order(next(iter(streams.values())))
+            return
+        pool = self._executor()
+        for future in [pool.submit(self._post_in_order, stream) for stream in streams.values()]:
+            future.result()
+
+    def _post_in_order(self, events: list[Envelope]) -> None:
         client = self._http()
         for event in events:
-            url = self.sinks.get(event.topic)
-            if url is None:
-                raise TransientError(f"no KafkaSink configured for {event.topic} ({sink_env_name(event.topic)})")
+            url = self.sinks[event.topic]
             headers, body = event.http_binary()
             traceparent = event.attributes.get("traceparent")
             if traceparent:
@@ -107,10 +123,18 @@ class KafkaSinkPublisher:
             if response.status_code != 202:
                 raise TransientError(f"KafkaSink {url} answered {response.status_code}, not 202")
 
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kafkasink")
+            return self._pool
+
     def ready(self) -> bool:
         return True
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self._client is not None:
             self._client.close()
 
