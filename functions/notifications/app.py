@@ -37,8 +37,12 @@ class NotificationsSettings(RuntimeSettings):
     # delivery
     notifications_max_attempts: PositiveInt = Field(
         default=5, description="attempts before a transiently failing notification becomes notification-failed")
+    # Longer than a live attempt runs (the KafkaSource's PT30S timeout; channel timeouts are 10-20 s), shorter than
+    # the KafkaSource's redelivery budget (retry 6 from PT0.5S exponential: the last try comes ~63 s after the
+    # first). Longer than that budget, a crash between claim and record dead-letters the event instead of
+    # settling it as delivery_unknown. The window never allows a second send, whatever its length.
     notifications_in_flight_seconds: PositiveFloat = Field(
-        default=300.0, description="how long an unfinished attempt counts as in progress rather than interrupted")
+        default=45.0, description="how long an unfinished attempt counts as in progress rather than interrupted")
     notifications_templates_dir: Path = TEMPLATES_DIR
     notifications_default_locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     # default recipients of automatic receipts and failure notices (payment metadata wins)

@@ -149,7 +149,12 @@ class SinkIngress:
                 self.wfile.write(body)
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a SIGKILLed function): never produce a truncated event.
+                    self.close_connection = True
+                    return
                 sink = ingress.sinks.get(self.path.split("?", 1)[0].rstrip("/"))
                 if sink is None:
                     self._answer(404, f"no KafkaSink at {self.path}")

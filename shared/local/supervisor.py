@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import os
 import secrets
@@ -134,6 +135,36 @@ class Supervisor:
                 raise TimeoutError(f"not ready after {timeout:.0f} s: {names}\n"
                                    + "\n".join(function.tail() for function in pending.values()))
             time.sleep(0.05)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the function's process group (gunicorn master and workers), as a node failure would: no
+        in-flight request finishes, no transaction commits, nothing is flushed."""
+        function = self.functions[name]
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(function.process.pid, signal.SIGKILL)
+        function.process.wait()
+
+    def restart(self, name: str, timeout: float = 60.0) -> RunningFunction:
+        """Start `name` again (killing it first if it still runs) on the same port with the same environment,
+        and wait for its /ready; raises with its log's tail if it exits or stays unready.
+
+        Call it from a thread that outlives the function: the child's PR_SET_PDEATHSIG fires when the *thread*
+        that started it ends, not only the process."""
+        self.kill(name)
+        port = self.ports[name]
+        deadline = time.monotonic() + timeout
+        while port_in_use(port):  # the kernel closes a killed process's listening socket at once; be sure
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"port {port} of {name} is still in use after the kill")
+            time.sleep(0.02)
+        function = self.start(name)
+        while not function.ready():
+            if function.process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {function.process.returncode}:\n{function.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready {timeout:.0f} s after its restart\n{function.tail()}")
+            time.sleep(0.02)
+        return function
 
     def stop_all(self, timeout: float = 30.0) -> None:
         """SIGTERM (gunicorn finishes in-flight requests and the runtime flushes), then SIGKILL the stragglers."""
