@@ -194,6 +194,8 @@ class SourceConsumer:
         self._epoch = 0
         self._broker_lost = threading.Event()
         self._inflight: dict[Any, Future[None]] = {}
+        # Per partition, the offset after the last record with an outcome: where reading resumes.
+        self._next_offset: dict[Any, int] = {}
         self._thread: threading.Thread | None = None
         self._consumer_ref: Any = None
         self._error: BaseException | None = None
@@ -252,8 +254,11 @@ class SourceConsumer:
         outer = self
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            # kafka-python 3 calls listeners on its network thread: blocking here (waiting for in-flight
+            # deliveries, committing) would stop heartbeats and fail the commit. The poll loop handles the
+            # consequences instead: see _run and _apply_done.
             def on_partitions_revoked(self, revoked: Any) -> None:
-                outer._finish(set(revoked))
+                return None
 
             def on_partitions_assigned(self, assigned: Any) -> None:
                 if assigned:
@@ -283,6 +288,10 @@ class SourceConsumer:
                 offsets[partition] = OffsetAndMetadata(offset, "", -1)
             if last:
                 finished.append(partition)
+        for partition, position in offsets.items():
+            self._next_offset[partition] = position.offset
+        assigned = consumer.assignment()
+        offsets = {partition: position for partition, position in offsets.items() if partition in assigned}
         if offsets:
             try:
                 consumer.commit(offsets)
@@ -290,7 +299,12 @@ class SourceConsumer:
                 log.warning("%s: commit failed: %s", self.source.name, error)
         for partition in finished:
             self._inflight.pop(partition, None)
-            if not self.stopping.is_set() and partition in consumer.assignment():
+            if not self.stopping.is_set() and partition in assigned:
+                # Read on exactly after the last record with an outcome, whatever the fetcher did meanwhile (a
+                # rebalance resets positions to the last commit; a paused partition's fetched records may be
+                # parked): seeking also drops anything it fetched for the partition during the delivery.
+                if partition in self._next_offset:
+                    consumer.seek(partition, self._next_offset[partition])
                 consumer.resume(partition)
 
     def _finish(self, partitions: set[Any] | None = None) -> None:
@@ -310,6 +324,11 @@ class SourceConsumer:
                 batches = consumer.poll(timeout_ms=self.poll_timeout_ms)
                 for partition, records in batches.items():
                     consumer.pause(partition)
+                    if partition in self._inflight:
+                        # Handed back after a rebalance while its batch still runs: those records are read
+                        # again, in order, from where the batch stops (see _apply_done).
+                        continue
+                    self._next_offset[partition] = records[0].offset
                     self._inflight[partition] = self._pool.submit(self._deliver_batch, partition, records,
                                                                   self._epoch)
             self._finish()
@@ -334,6 +353,7 @@ class SourceConsumer:
     def _restart_from_new_log(self, consumer: Any) -> None:
         self._broker_lost.clear()
         self._epoch += 1
+        self._next_offset.clear()  # positions in the old log mean nothing in the new one
         partitions = consumer.assignment()
         if partitions:
             consumer.seek_to_beginning(*partitions)  # resolved lazily, against the broker there at the next fetch
