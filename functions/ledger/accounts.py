@@ -1,13 +1,14 @@
-"""Accounts are created on first use; their type and flags come from rules matched on the name."""
+"""Accounts are declared in settings or created on first use, with type and flags from rules matched on the name."""
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
@@ -29,6 +30,18 @@ class AccountRule(BaseModel):
     type: AccountType
     debits_must_not_exceed_credits: bool = False
     credits_must_not_exceed_debits: bool = False
+
+
+class AccountDefinition(BaseModel):
+    """An account declared up front (PAYMESH_LEDGER_ACCOUNTS) rather than created on first use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+(:[A-Za-z0-9_.\-]+)*$")
+    type: AccountType
+    debits_must_not_exceed_credits: bool = False
+    credits_must_not_exceed_debits: bool = False
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 DEFAULT_RULES: tuple[AccountRule, ...] = (
@@ -107,3 +120,23 @@ def lock_balances(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[s
           "pending_debits": 0, "pending_credits": 0, "version": 0} for account, currency in sorted(set(keys))]
     ).on_conflict_do_nothing())
     return lock_existing(session, keys)
+
+
+def declare(session: Session, definitions: tuple[AccountDefinition, ...], now: datetime) -> list[str]:
+    """Create the declared accounts that do not exist; answer the names whose stored type or flags differ.
+
+    An existing account is never changed here: retyping an account with history is a decision for a
+    migration, not a start-up side effect.
+    """
+    if not definitions:
+        return []
+    session.execute(_insert(session)(LedgerAccount).values([
+        {"name": item.name, "type": item.type, "metadata_json": json.dumps(item.metadata, sort_keys=True),
+         "debits_must_not_exceed_credits": item.debits_must_not_exceed_credits,
+         "credits_must_not_exceed_debits": item.credits_must_not_exceed_debits, "created_at": now}
+        for item in definitions]).on_conflict_do_nothing())
+    stored = existing(session, [item.name for item in definitions])
+    return [item.name for item in definitions
+            if (stored[item.name].type, stored[item.name].debits_must_not_exceed_credits,
+                stored[item.name].credits_must_not_exceed_debits)
+            != (item.type, item.debits_must_not_exceed_credits, item.credits_must_not_exceed_debits)]

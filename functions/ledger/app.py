@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
 
 from functions.ledger import queries
-from functions.ledger.accounts import DEFAULT_RULES, AccountRule
+from functions.ledger.accounts import DEFAULT_RULES, AccountDefinition, AccountRule, declare
 from functions.ledger.book import Ledger, Leg, Outcome
 from functions.ledger.metrics import BALANCES
 from functions.ledger.models import TABLES
@@ -21,6 +24,9 @@ from shared.events import (
     TransactionRequested,
 )
 from shared.handlers import Context, Emit, FunctionSpec
+from shared.store import Store
+
+log = logging.getLogger("paymesh.ledger")
 
 OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name})
 AUDIT_ACTION = {"posted": "transaction.posted", "pending": "transaction.pending", "voided": "transaction.voided",
@@ -31,6 +37,17 @@ class LedgerSettings(RuntimeSettings):
     ledger_account_rules: tuple[AccountRule, ...] = Field(
         default=DEFAULT_RULES,
         description="JSON list of {pattern, type, flags...}; first match gives a new account its type and flags")
+    ledger_accounts: tuple[AccountDefinition, ...] = Field(
+        default=(), description="JSON list of {name, type, flags..., metadata}: accounts created at start-up")
+
+
+def declare_accounts(settings: LedgerSettings) -> Callable[[Store], None]:
+    def attach(store: Store) -> None:
+        mismatched = store.run(lambda session: declare(session, settings.ledger_accounts, datetime.now(UTC)))
+        for name in mismatched:
+            log.warning("declared account differs from the stored one; the stored one stands",
+                        extra={"account": name})
+    return attach
 
 
 def _rules(ctx: Context) -> tuple[AccountRule, ...]:
@@ -98,4 +115,6 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.get("/transactions/{transaction_id}", queries.transaction)
     spec.get("/trial-balance", queries.trial_balance)
     spec.on_store.append(BALANCES.attach)
+    if settings.ledger_accounts:
+        spec.on_store.append(declare_accounts(settings))
     return spec

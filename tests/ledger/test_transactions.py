@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from functions.ledger.accounts import AccountDefinition
+from functions.ledger.app import LedgerSettings, build_spec
+from shared.publish import MemoryPublisher
 from tests.ledger.conftest import LedgerService
-from tests.support import reply_json
+from tests.support import build_app, flask_client, post_event, reply_json, temporary_store
 
 BALANCE = "ledger.balance-updated"
 AUDIT = "audit.ledger-events"
@@ -177,3 +181,23 @@ def test_metrics_show_entries_and_balances_by_type(ledger: LedgerService) -> Non
     assert 'ledger_balance_total{account_type="asset",currency="EUR"} 12.5' in text
     assert 'ledger_balance_total{account_type="equity",currency="EUR"} -12.5' in text
     assert 'ledger_entries_total{currency="EUR"}' in text
+
+
+def test_declared_accounts_exist_before_use_and_their_flags_win_over_rules(backend: str, tmp_path: Path) -> None:
+    settings = LedgerSettings(ledger_accounts=(AccountDefinition(
+        name="assets:escrow", type="asset", credits_must_not_exceed_debits=True, metadata={"owner": "ops"}),))
+    spec = build_spec(settings)
+    with temporary_store(backend, "ledger", spec.migrations, tmp_path) as store:
+        client = flask_client(build_app(spec, store, settings, MemoryPublisher()))
+        declared = reply_json(client.get("/accounts/assets:escrow/balances"))
+        assert declared == {"account": "assets:escrow", "type": "asset", "flags": ["credits_must_not_exceed_debits"],
+                            "metadata": {"owner": "ops"}, "balances": []}
+        overdraw = {"transactionId": "t1", "postings": [
+            {"account": "equity:owner", "direction": "debit", "amount": "1.00", "currency": "EUR"},
+            {"account": "assets:escrow", "direction": "credit", "amount": "1.00", "currency": "EUR"}]}
+        assert reply_json(post_event(client, "ledger.transaction-requested", overdraw))["action"] == \
+            "transaction.rejected"
+        # A second start with another definition leaves the stored account as it is.
+        changed = LedgerSettings(ledger_accounts=(AccountDefinition(name="assets:escrow", type="liability"),))
+        again = flask_client(build_app(build_spec(changed), store, changed, MemoryPublisher()))
+        assert reply_json(again.get("/accounts/assets:escrow/balances"))["type"] == "asset"
