@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select, update
 from sqlmodel import Session
 
 from functions.ledger.accounts import (
@@ -32,6 +32,7 @@ from shared.errors import EventError, invalid_data
 from shared.money import format_minor
 
 Direction = Literal["debit", "credit"]
+Key = tuple[str, str]
 Status = Literal["posted", "pending", "voided", "rejected", "unchanged"]
 
 
@@ -75,12 +76,12 @@ class Outcome:
     message: str = ""
 
 
-def view(balance: LedgerBalance, account_type: str) -> BalanceView:
+def view(account: str, currency: str, balance: HasTotals, account_type: str) -> BalanceView:
     posted = balance.posted_debits - balance.posted_credits
     pending = posted + balance.pending_debits - balance.pending_credits
     # Available: posted, less what pending transfers may still take out of the account.
     available = posted - balance.pending_credits if account_type in DEBIT_NORMAL else posted + balance.pending_debits
-    return BalanceView(balance.account, balance.currency, posted, pending, available)
+    return BalanceView(account, currency, posted, pending, available)
 
 
 def check_balanced(legs: list[Leg]) -> None:
@@ -117,6 +118,12 @@ class Totals:
     @classmethod
     def of(cls, balance: HasTotals) -> Totals:
         return cls(balance.posted_debits, balance.posted_credits, balance.pending_debits, balance.pending_credits)
+
+    def hold(self, leg: Leg, sign: int) -> None:
+        if leg.direction == "debit":
+            self.pending_debits += sign * leg.minor
+        else:
+            self.pending_credits += sign * leg.minor
 
     def add(self, leg: Leg, pending: bool) -> None:
         if leg.direction == "debit" and pending:
@@ -179,21 +186,16 @@ class Ledger:
                            message=f"{account} ({currency}) would break {rule}")
         if savepoint is not None:
             savepoint.commit()
-        for leg in legs:
-            balance = balances[(leg.account, leg.currency)]
-            if pending:
-                self._add_pending(balance, leg, +1)
-            else:
-                self._post(balance, leg, transaction_id)
-        self.session.add(LedgerTransaction(
+        totals = self._apply(balances, legs, transaction_id, hold=+1 if pending else 0, post=not pending)
+        self.session.execute(insert(LedgerTransaction).values(
             id=transaction_id, status="pending" if pending else "posted", description=description,
             metadata_json=json.dumps(metadata or {}, sort_keys=True, default=str), fingerprint=print_,
             effective_at=effective_at or self.now, created_at=self.now,
             resolved_at=None if pending else self.now))
-        for leg in legs:
-            self.session.add(LedgerPosting(transaction_id=transaction_id, account=leg.account,
-                                           direction=leg.direction, amount_minor=leg.minor, currency=leg.currency))
-        return self._outcome("pending" if pending else "posted", transaction_id, legs, balances, accounts)
+        self.session.execute(insert(LedgerPosting), [
+            {"transaction_id": transaction_id, "account": leg.account, "direction": leg.direction,
+             "amount_minor": leg.minor, "currency": leg.currency} for leg in legs])
+        return self._outcome("pending" if pending else "posted", transaction_id, legs, totals, accounts)
 
     def post(self, transaction_id: str) -> Outcome:
         return self._resolve(transaction_id, "posted")
@@ -220,49 +222,52 @@ class Ledger:
                            message=f"transaction {transaction_id} is {transaction.status}, not pending")
         accounts = ensure(self.session, [leg.account for leg in legs], self.rules, self.now)
         balances = lock_balances(self.session, [(leg.account, leg.currency) for leg in legs])
-        for leg in legs:
-            balance = balances[(leg.account, leg.currency)]
-            self._add_pending(balance, leg, -1)
-            if target == "posted":
-                self._post(balance, leg, transaction_id)
+        totals = self._apply(balances, legs, transaction_id, hold=-1, post=target == "posted")
         transaction.status = target
         transaction.resolved_at = self.now
         self.session.add(transaction)
-        return self._outcome(target, transaction_id, legs, balances, accounts)
+        return self._outcome(target, transaction_id, legs, totals, accounts)
 
-    def _add_pending(self, balance: LedgerBalance, leg: Leg, sign: int) -> None:
-        if leg.direction == "debit":
-            balance.pending_debits += sign * leg.minor
-        else:
-            balance.pending_credits += sign * leg.minor
-        balance.version += 1
-        self.session.add(balance)
-
-    def _post(self, balance: LedgerBalance, leg: Leg, transaction_id: str) -> None:
-        if leg.direction == "debit":
-            balance.posted_debits += leg.minor
-        else:
-            balance.posted_credits += leg.minor
-        balance.version += 1
-        self.session.add(balance)
-        self.session.add(LedgerEntry(account=leg.account, currency=leg.currency, transaction_id=transaction_id,
-                                     amount_minor=leg.signed,
-                                     balance_after_minor=balance.posted_debits - balance.posted_credits,
-                                     posted_at=self.now))
-        self._count_after_commit(leg.currency)
+    def _apply(self, balances: dict[Key, LedgerBalance], legs: list[Leg], transaction_id: str, *, hold: int,
+               post: bool) -> dict[Key, Totals]:
+        """Write the legs to the locked balance rows: `hold` +1 adds them as pending, -1 releases them; `post`
+        moves them into the posted balance with a statement entry each. Plain bulk statements, not the ORM's
+        unit of work: this runs for every transaction and the rows are already locked."""
+        totals = {key: Totals.of(balance) for key, balance in balances.items()}
+        entries = []
+        for leg in legs:
+            balance = totals[(leg.account, leg.currency)]
+            if hold:
+                balance.hold(leg, hold)
+            if post:
+                balance.add(leg, pending=False)
+                entries.append({"account": leg.account, "currency": leg.currency, "transaction_id": transaction_id,
+                                "amount_minor": leg.signed,
+                                "balance_after_minor": balance.posted_debits - balance.posted_credits,
+                                "posted_at": self.now})
+                self._count_after_commit(leg.currency)
+        self.session.execute(update(LedgerBalance), [
+            {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
+             "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
+             "pending_credits": balance.pending_credits, "version": balances[(account, currency)].version + 1}
+            for (account, currency), balance in totals.items()])
+        if entries:
+            self.session.execute(insert(LedgerEntry), entries)
+        return totals
 
     def _count_after_commit(self, currency: str) -> None:
         # Counted once the entry is committed: a retried or rolled-back attempt must not count.
         event.listen(self.session, "after_commit",
                      lambda _session: ENTRIES_WRITTEN.labels(currency).inc(), once=True)
 
-    def _outcome(self, status: Status, transaction_id: str, legs: list[Leg],
-                 balances: dict[tuple[str, str], LedgerBalance], accounts: dict[str, AccountSpec]) -> Outcome:
-        views = [view(balance, accounts[key[0]].type) for key, balance in sorted(balances.items())]
+    def _outcome(self, status: Status, transaction_id: str, legs: list[Leg], totals: dict[Key, Totals],
+                 accounts: dict[str, AccountSpec]) -> Outcome:
+        views = [view(account, currency, balance, accounts[account].type)
+                 for (account, currency), balance in sorted(totals.items())]
         return Outcome(status, transaction_id, legs, views)
 
     def _views(self, legs: list[Leg]) -> list[BalanceView]:
         keys = sorted({(leg.account, leg.currency) for leg in legs})
         accounts = ensure(self.session, [key[0] for key in keys], self.rules, self.now)
-        return [view(balance, accounts[key[0]].type) for key in keys
+        return [view(key[0], key[1], balance, accounts[key[0]].type) for key in keys
                 if (balance := self.session.get(LedgerBalance, key)) is not None]

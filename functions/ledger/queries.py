@@ -40,7 +40,7 @@ def balances(query: Query) -> Reply:
     flags = [flag for flag in ("debits_must_not_exceed_credits", "credits_must_not_exceed_debits")
              if getattr(account, flag)]
     return Reply({"account": name, "type": account.type, "flags": flags, "metadata": json.loads(account.metadata_json),
-                  "balances": [view(row, account.type).wire() for row in rows]})
+                  "balances": [view(row.account, row.currency, row, account.type).wire() for row in rows]})
 
 
 def entries(query: Query) -> Reply:
