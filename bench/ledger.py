@@ -52,9 +52,9 @@ PLAIN_STATEMENTS = {
     "account": "INSERT INTO ledger_accounts (name, type, debits_must_not_exceed_credits,"
                " credits_must_not_exceed_debits, metadata_json, created_at)"
                " VALUES (%s, %s, false, false, '{}', %s) ON CONFLICT DO NOTHING",
-    "balance": "INSERT INTO ledger_balances VALUES (%s, %s, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING",
+    "balance": "INSERT INTO ledger_balances VALUES (%s, %s, 0, 0, 0, 0) ON CONFLICT DO NOTHING",
     "lock": "SELECT posted_debits, posted_credits FROM ledger_balances WHERE account = %s AND currency = %s FOR UPDATE",
-    "update": "UPDATE ledger_balances SET posted_debits = %s, posted_credits = %s, version = version + 1"
+    "update": "UPDATE ledger_balances SET posted_debits = %s, posted_credits = %s"
               " WHERE account = %s AND currency = %s",
     "transaction": "INSERT INTO ledger_transactions (id, status, metadata_json, fingerprint, effective_at, created_at,"
                    " resolved_at) VALUES (%s, 'posted', '{}', %s, %s, %s, %s)",

@@ -58,6 +58,12 @@ class Context:
     function: str
     settings: RuntimeSettings
     now: datetime
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this event's transaction has committed (e.g. count a metric); never on a
+        rollback or a retried attempt."""
+        self.committed.append(action)
 
 
 Handler = Callable[[Context, Any], Sequence[Emit]]

@@ -241,22 +241,29 @@ class FunctionApp:
     def _run_once(self, event: Inbound) -> tuple[list[dict[str, Any]], bool]:
         handler = self.spec.handlers[event.type]
 
+        committed: list[Callable[[], None]] = []
+
         def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
+            committed.clear()  # a retried attempt starts again
             stored = idempotency.find(session, event.source, event.id)
             if stored is not None:
                 return stored, True
             now = datetime.now(UTC)
-            emits = handler(Context(session, event, self.spec.name, self.settings, now), event.data)
+            context = Context(session, event, self.spec.name, self.settings, now, committed)
+            emits = handler(context, event.data)
             structured = [self._envelope(event, emit, index, now).to_structured()
                           for index, emit in enumerate(emits)]
             idempotency.remember(session, event.source, event.id, event.type, structured)
             return structured, False
 
         try:
-            return self.store.run(work)
+            result = self.store.run(work)
         except IntegrityError:
             # A concurrent delivery of the same event committed first: answer with its outcome.
-            return self.store.run(work)
+            result = self.store.run(work)
+        for action in committed:
+            action()
+        return result
 
     def _envelope(self, event: Inbound, emit: Emit, index: int, now: datetime) -> Envelope:
         data: EventData = emit.data

@@ -25,7 +25,12 @@ class RuntimeProbeRow(SQLModel, table=True):
     currency: str
 
 
+# Payment ids whose transaction committed, in order: what Context.after_commit reports.
+COMMITTED: list[str] = []
+
+
 def handle(ctx: Context, data: PaymentRequested) -> list[Emit]:
+    ctx.after_commit(lambda: COMMITTED.append(data.payment_id))
     ctx.session.add(RuntimeProbeRow(payment_id=data.payment_id, amount_minor=data.money.minor,
                                     currency=data.currency))
     ctx.session.flush()

@@ -76,9 +76,6 @@ def record_events(session: Session, items: list[Incoming], *, now: datetime, set
     for record, item in zip(records, prepared, strict=True):
         raised = rules.evaluate(session, record, item.details, metadata=item.metadata, findings=item.findings,
                                 settings=settings)
-        AUDIT_EVENTS.labels(record.service, record.outcome).inc()
-        for alert in raised:
-            COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
         alerts += raised
     return records, alerts
 
@@ -92,5 +89,13 @@ def rule_settings(settings: Any) -> rules.RuleSettings:
 
 def handle(ctx: Context, data: AuditEvent) -> list[Emit]:
     item = Incoming(data, ctx.event.source, ctx.event.id, ctx.event.type, ctx.event.correlation_id)
-    _, alerts = record_events(ctx.session, [item], now=ctx.now, settings=rule_settings(ctx.settings))
+    records, alerts = record_events(ctx.session, [item], now=ctx.now, settings=rule_settings(ctx.settings))
+
+    def count() -> None:
+        for record in records:
+            AUDIT_EVENTS.labels(record.service, record.outcome).inc()
+        for alert in alerts:
+            COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
+
+    ctx.after_commit(count)
     return [Emit(alert, subject=alert.subject or alert.alert_id, partition_key=alert.alert_id) for alert in alerts]

@@ -14,23 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-_PAN = re.compile(r"(?<![0-9])(?:[0-9][ \-]?){12,18}[0-9](?![0-9])")
+from shared.cards import PAN_CANDIDATE, mask_pans
+
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
 # An RFC 5322 msg-id (`<unique@host>`, e.g. an email's Message-ID) has an address's shape but is not one.
 _MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
 _PHONE = re.compile(r"(?<![0-9A-Za-z*])\+[0-9](?:[ \-]?[0-9]){7,14}(?![0-9*])")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +33,7 @@ def _digits(text: str) -> str:
 
 
 def _mask_pan(match: re.Match[str]) -> str:
-    digits = _digits(match.group(0))
-    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
-        return match.group(0)
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    return mask_pans(match.group(0))
 
 
 def _mask_email(match: re.Match[str]) -> str:
@@ -63,7 +49,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 _SCANNERS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
-    ("pan", _PAN, _mask_pan), ("email", _EMAIL, _mask_email), ("phone", _PHONE, _mask_phone),
+    ("pan", PAN_CANDIDATE, _mask_pan), ("email", _EMAIL, _mask_email), ("phone", _PHONE, _mask_phone),
 )
 
 

@@ -81,9 +81,11 @@ def existing(session: Session, names: list[str]) -> dict[str, AccountSpec]:
                                   row.credits_must_not_exceed_debits) for row in rows}
 
 
-def ensure(session: Session, names: list[str], rules: tuple[AccountRule, ...], now: datetime) -> dict[str, AccountSpec]:
-    """Create the accounts that do not exist yet (safely under concurrency) and return all of them."""
-    found = existing(session, names)
+def ensure(session: Session, names: list[str], rules: tuple[AccountRule, ...], now: datetime,
+           found: dict[str, AccountSpec] | None = None) -> dict[str, AccountSpec]:
+    """Create the accounts that do not exist yet (safely under concurrency) and return all of them.
+    `found`: what the caller already read with `existing`, so it is not read twice."""
+    found = existing(session, names) if found is None else found
     missing = sorted(set(names) - set(found))
     if not missing:
         return found
@@ -117,7 +119,7 @@ def lock_balances(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[s
     """Create missing balance rows, then lock them all in order."""
     session.execute(_insert(session)(LedgerBalance).values(
         [{"account": account, "currency": currency, "posted_debits": 0, "posted_credits": 0,
-          "pending_debits": 0, "pending_credits": 0, "version": 0} for account, currency in sorted(set(keys))]
+          "pending_debits": 0, "pending_credits": 0} for account, currency in sorted(set(keys))]
     ).on_conflict_do_nothing())
     return lock_existing(session, keys)
 

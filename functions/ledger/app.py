@@ -12,7 +12,7 @@ from pydantic import Field
 from functions.ledger import queries
 from functions.ledger.accounts import DEFAULT_RULES, AccountDefinition, AccountRule, declare
 from functions.ledger.book import Ledger, Leg, Outcome
-from functions.ledger.metrics import BALANCES
+from functions.ledger.metrics import BALANCES, ENTRIES_WRITTEN
 from functions.ledger.models import TABLES
 from functions.ledger.recipes import payment_legs, payment_transaction_id, refund_legs, refund_transaction_id
 from shared.config import RuntimeSettings
@@ -75,8 +75,19 @@ def _emits(ctx: Context, outcome: Outcome, description: str | None) -> list[Emit
     return emits
 
 
-def on_transaction_requested(ctx: Context, data: TransactionRequested) -> list[Emit]:
+def _ledger(ctx: Context) -> Ledger:
     ledger = Ledger(ctx.session, _rules(ctx), ctx.now)
+
+    def count_entries() -> None:
+        for currency, count in ledger.entries_written.items():
+            ENTRIES_WRITTEN.labels(currency).inc(count)
+
+    ctx.after_commit(count_entries)
+    return ledger
+
+
+def on_transaction_requested(ctx: Context, data: TransactionRequested) -> list[Emit]:
+    ledger = _ledger(ctx)
     if data.action == "post":
         return _emits(ctx, ledger.post(data.transaction_id), data.description)
     if data.action == "void":
@@ -87,22 +98,25 @@ def on_transaction_requested(ctx: Context, data: TransactionRequested) -> list[E
     return _emits(ctx, outcome, data.description)
 
 
-def on_payment_processed(ctx: Context, data: PaymentProcessed) -> list[Emit]:
-    ledger = Ledger(ctx.session, _rules(ctx), ctx.now)
-    description = f"payment {data.payment_id} captured by {data.gateway}"
-    outcome = ledger.create(payment_transaction_id(data.payment_id), payment_legs(data), description=description,
-                            metadata={"paymentId": data.payment_id, "gatewayReference": data.gateway_reference},
-                            effective_at=data.processed_at)
+def _post_recipe(ctx: Context, transaction_id: str, legs: list[Leg], *, description: str,
+                 metadata: dict[str, str], effective_at: datetime) -> list[Emit]:
+    outcome = _ledger(ctx).create(transaction_id, legs, description=description, metadata=metadata,
+                                  effective_at=effective_at)
     return _emits(ctx, outcome, description)
+
+
+def on_payment_processed(ctx: Context, data: PaymentProcessed) -> list[Emit]:
+    return _post_recipe(ctx, payment_transaction_id(data.payment_id), payment_legs(data),
+                        description=f"payment {data.payment_id} captured by {data.gateway}",
+                        metadata={"paymentId": data.payment_id, "gatewayReference": data.gateway_reference},
+                        effective_at=data.processed_at)
 
 
 def on_refund_processed(ctx: Context, data: RefundProcessed) -> list[Emit]:
-    ledger = Ledger(ctx.session, _rules(ctx), ctx.now)
-    description = f"refund {data.refund_id} of payment {data.payment_id}"
-    outcome = ledger.create(refund_transaction_id(data.refund_id), refund_legs(data), description=description,
-                            metadata={"paymentId": data.payment_id, "refundId": data.refund_id},
-                            effective_at=data.processed_at)
-    return _emits(ctx, outcome, description)
+    return _post_recipe(ctx, refund_transaction_id(data.refund_id), refund_legs(data),
+                        description=f"refund {data.refund_id} of payment {data.payment_id}",
+                        metadata={"paymentId": data.payment_id, "refundId": data.refund_id},
+                        effective_at=data.processed_at)
 
 
 def build_spec(settings: LedgerSettings) -> FunctionSpec:

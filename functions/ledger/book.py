@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from functions.ledger.accounts import (
@@ -26,7 +26,6 @@ from functions.ledger.accounts import (
     lock_balances,
     lock_existing,
 )
-from functions.ledger.metrics import ENTRIES_WRITTEN
 from functions.ledger.models import LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
 from shared.errors import EventError, invalid_data
 from shared.money import format_minor
@@ -152,6 +151,7 @@ class Ledger:
         self.session = session
         self.rules = rules
         self.now = now
+        self.entries_written: Counter[str] = Counter()  # per currency, for the metric once committed
 
     def create(self, transaction_id: str, legs: list[Leg], *, pending: bool = False, description: str | None = None,
                metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
@@ -172,7 +172,7 @@ class Ledger:
             # First use of an account or currency: create its rows in a savepoint, so that a
             # rejected transaction leaves nothing behind.
             savepoint = self.session.begin_nested()
-            accounts = ensure(self.session, names, self.rules, self.now)
+            accounts = ensure(self.session, names, self.rules, self.now, accounts)
             balances = lock_balances(self.session, keys)
         trial = {key: Totals.of(balance) for key, balance in balances.items()}
         for leg in legs:
@@ -245,20 +245,15 @@ class Ledger:
                                 "amount_minor": leg.signed,
                                 "balance_after_minor": balance.posted_debits - balance.posted_credits,
                                 "posted_at": self.now})
-                self._count_after_commit(leg.currency)
+                self.entries_written[leg.currency] += 1
         self.session.execute(update(LedgerBalance), [
             {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
              "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
-             "pending_credits": balance.pending_credits, "version": balances[(account, currency)].version + 1}
+             "pending_credits": balance.pending_credits}
             for (account, currency), balance in totals.items()])
         if entries:
             self.session.execute(insert(LedgerEntry), entries)
         return totals
-
-    def _count_after_commit(self, currency: str) -> None:
-        # Counted once the entry is committed: a retried or rolled-back attempt must not count.
-        event.listen(self.session, "after_commit",
-                     lambda _session: ENTRIES_WRITTEN.labels(currency).inc(), once=True)
 
     def _outcome(self, status: Status, transaction_id: str, legs: list[Leg], totals: dict[Key, Totals],
                  accounts: dict[str, AccountSpec]) -> Outcome:

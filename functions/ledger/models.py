@@ -30,7 +30,6 @@ class LedgerBalance(SQLModel, table=True):
     posted_credits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     pending_debits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     pending_credits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class LedgerTransaction(SQLModel, table=True):

@@ -7,34 +7,12 @@ every string, number and key of the payload, metadata included, however deeply n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from shared.cards import contains_pan
 from shared.errors import invalid_data
-
-_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ \-]?[0-9]){12,18}(?![0-9])")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def contains_pan(text: str) -> bool:
-    for match in _DIGIT_RUN.finditer(text):
-        digits = re.sub(r"[ \-]", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
-    return False
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:

@@ -126,7 +126,7 @@ class Payments:
         payment.fee_minor, payment.net_minor = fee.minor, net.minor
         reference = capture.reference or authorization.reference
         payment.gateway_reference = reference
-        PAYMENTS_PROCESSED.inc()
+        ctx.after_commit(PAYMENTS_PROCESSED.inc)
         processed = PaymentProcessed(
             payment_id=data.payment_id, customer_id=data.customer_id, merchant_id=data.merchant_id,
             amount=amount.amount, currency=amount.currency, fee=fee.to_wire(), net=net.to_wire(),
@@ -141,7 +141,7 @@ class Payments:
               action: str, fraud: dict[str, Any]) -> list[Emit]:
         transition(payment, PaymentState.FAILED, ctx)
         payment.failure_reason = reason
-        PAYMENTS_FAILED.labels(reason).inc()
+        ctx.after_commit(PAYMENTS_FAILED.labels(reason).inc)
         failed = PaymentFailed(payment_id=data.payment_id, customer_id=data.customer_id,
                                merchant_id=data.merchant_id, amount=data.amount, currency=data.currency,
                                reason=reason, message=message, failed_at=ctx.now, metadata=data.metadata)

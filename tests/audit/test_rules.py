@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from functions.audit.rules import alert_id
-from functions.audit.sensitive import luhn_valid, scrub
+from functions.audit.sensitive import scrub
+from shared.cards import luhn_valid
 from tests.audit.helpers import Audit, audit_function
 from tests.support import reply_json
 

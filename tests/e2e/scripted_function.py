@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.http_recorder import QuietHandler, serving
 
 
 @dataclass
@@ -59,7 +60,7 @@ def scripted_function() -> Iterator[ScriptedFunction]:
     function = ScriptedFunction()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = dict(self.headers.items())
@@ -71,15 +72,6 @@ def scripted_function() -> Iterator[ScriptedFunction]:
             self.end_headers()
             self.wfile.write(reply)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    function.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        function.url = url + "/"
         yield function
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from shared.events import CATALOG, dead_letter_topic
 from shared.local.dispatcher import Outcome, Sender, error_extensions, record_to_event, retryable
 from shared.local.topology import Delivery, KafkaSource, iso_seconds, load
+from tests.http_recorder import recording_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = KafkaSource(name="payments-source", namespace="paymesh", topics=("payments.payment-requested",),
@@ -95,30 +98,30 @@ def test_delivery_defaults_apply_only_without_a_delivery_block() -> None:
         iso_seconds("5s")
 
 
-def _sender(statuses: list[int], retry: int) -> tuple[Sender, list[int]]:
-    answered: list[int] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        status = statuses.pop(0) if statuses else 200
-        answered.append(status)
-        return httpx.Response(status, content=b'{"error": "x"}')
-
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    return Sender(client, Delivery(retry=retry, backoff_delay=0.001)), answered
+@contextmanager
+def _sender(statuses: list[int], retry: int) -> Iterator[tuple[Sender, str, list[int]]]:
+    """A Sender against a real loopback server answering `statuses`, then 200; the list fills with what it
+    answered when the block ends."""
+    with recording_server(default_status=200) as function:
+        function.statuses = list(statuses)
+        answered: list[int] = []
+        with httpx.Client() as client:
+            yield Sender(client, Delivery(retry=retry, backoff_delay=0.001)), function.url + "/", answered
+        answered.extend(request.status for request in function.requests)
 
 
 def test_retryable_answers_are_retried_up_to_the_retry_count() -> None:
-    sender, answered = _sender([503, 429, 200], retry=3)
-    outcome = sender.send("http://fn/", record_to_event(Record(), SOURCE))
+    with _sender([503, 429, 200], retry=3) as (sender, url, answered):
+        outcome = sender.send(url, record_to_event(Record(), SOURCE))
     assert outcome is not None and outcome.ok and answered == [503, 429, 200]
-    sender, answered = _sender([503] * 10, retry=2)
-    outcome = sender.send("http://fn/", record_to_event(Record(), SOURCE))
+    with _sender([503] * 10, retry=2) as (sender, url, answered):
+        outcome = sender.send(url, record_to_event(Record(), SOURCE))
     assert outcome is not None and (outcome.status, outcome.attempts) == (503, 3)
 
 
 def test_a_non_retryable_answer_is_final_at_once() -> None:
-    sender, answered = _sender([400, 200], retry=5)
-    outcome = sender.send("http://fn/", record_to_event(Record(), SOURCE))
+    with _sender([400, 200], retry=5) as (sender, url, answered):
+        outcome = sender.send(url, record_to_event(Record(), SOURCE))
     assert outcome is not None and outcome.status == 400 and answered == [400]
 
 

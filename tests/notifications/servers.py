@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
 from bench.cold_start import free_port
+from tests.http_recorder import QuietHandler, serving
 
 
 @dataclass
@@ -44,7 +44,7 @@ def json_api(default: tuple[int, dict[str, Any]] = (200, {})) -> Iterator[Api]:
     api = Api(default=default)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock:
@@ -57,18 +57,9 @@ def json_api(default: tuple[int, dict[str, Any]] = (200, {})) -> Iterator[Api]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        api.url = url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

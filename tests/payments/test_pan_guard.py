@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from functions.payments.pan import contains_pan, find_pan, luhn_valid
+from functions.payments.pan import find_pan
+from shared.cards import contains_pan, luhn_valid
 from tests.payments.harness import Harness, payment
 from tests.support import reply_json
 

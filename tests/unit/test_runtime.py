@@ -253,6 +253,15 @@ def test_503_when_the_kafkasink_does_not_answer_202_and_the_retry_is_safe(store:
     assert all(ids[request.path] == request.headers["ce-id"] for request in redelivery)  # the same events again
 
 
+def test_after_commit_actions_run_once_and_only_for_a_committed_transaction(client: FlaskClient) -> None:
+    probe.COMMITTED.clear()
+    assert post_event(client, REQUESTED, probe.payment("pay_t", metadata={"behaviour": "transient"})).status_code == 503
+    assert post_event(client, REQUESTED, probe.payment("pay_r", metadata={"behaviour": "reject"})).status_code == 422
+    for _ in range(2):
+        assert post_event(client, REQUESTED, probe.payment("pay_ok"), event_id="evt-commit").status_code == 200
+    assert probe.COMMITTED == ["pay_ok"]
+
+
 # ---- idempotency, ids, tracing ------------------------------------------------------------------
 
 

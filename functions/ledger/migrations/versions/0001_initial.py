@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.Column("posted_credits", sa.BigInteger(), nullable=False),
         sa.Column("pending_debits", sa.BigInteger(), nullable=False),
         sa.Column("pending_credits", sa.BigInteger(), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
     )
     op.create_table(
         "ledger_transactions",
