@@ -89,28 +89,28 @@ def test_deleted_last_row_is_found(audit: Audit) -> None:
     assert verify(audit)["firstBadSequence"] == 3
 
 
+def forge_copy_of_row_2_as_row_3(audit: Audit) -> None:
+    """Insert a copy of row 2 as sequence 3, linked to row 2's hash (a forger who knows the chain's shape)."""
+    audit.execute(
+        "INSERT INTO audit_records (sequence, record_id, event_source, event_id, event_type, service, action,"
+        " outcome, actor, subject, correlation_id, customer_id, occurred_at, recorded_at, data, prev_hash, hash)"
+        " SELECT 3, 'aud_forged', event_source, 'forged', event_type, service, action, outcome, actor, subject,"
+        " correlation_id, customer_id, occurred_at, recorded_at, data, hash, hash FROM audit_records"
+        " WHERE sequence = 2")
+
+
 def test_inserted_row_is_found(audit: Audit) -> None:
     fill(audit, 4)
     # Make room after sequence 2 and insert a forged copy of row 2 there, linked to row 2's hash.
     audit.execute("UPDATE audit_records SET sequence = sequence + 100 WHERE sequence > 2")
     audit.execute("UPDATE audit_records SET sequence = sequence - 99 WHERE sequence > 100")
-    audit.execute(
-        "INSERT INTO audit_records (sequence, record_id, event_source, event_id, event_type, service, action,"
-        " outcome, actor, subject, correlation_id, customer_id, occurred_at, recorded_at, data, prev_hash, hash)"
-        " SELECT 3, 'aud_forged', event_source, 'forged', event_type, service, action, outcome, actor, subject,"
-        " correlation_id, customer_id, occurred_at, recorded_at, data, hash, hash FROM audit_records"
-        " WHERE sequence = 2")
+    forge_copy_of_row_2_as_row_3(audit)
     assert verify(audit)["firstBadSequence"] == 3
 
 
 def test_appended_row_beyond_the_head_is_found(audit: Audit) -> None:
     fill(audit, 2)
-    audit.execute(
-        "INSERT INTO audit_records (sequence, record_id, event_source, event_id, event_type, service, action,"
-        " outcome, actor, subject, correlation_id, customer_id, occurred_at, recorded_at, data, prev_hash, hash)"
-        " SELECT 3, 'aud_forged', event_source, 'forged', event_type, service, action, outcome, actor, subject,"
-        " correlation_id, customer_id, occurred_at, recorded_at, data, hash, hash FROM audit_records"
-        " WHERE sequence = 2")
+    forge_copy_of_row_2_as_row_3(audit)
     assert verify(audit)["firstBadSequence"] == 3
 
 

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from shared.config import RuntimeSettings
+from tests.mesh import settings_class
 from tests.support import temporary_store
 
 FUNCTIONS = ["payments", "ledger", "notifications", "audit"]
@@ -19,10 +19,7 @@ FUNCTIONS = ["payments", "ledger", "notifications", "audit"]
 
 def _spec(function: str) -> Any:
     app = importlib.import_module(f"functions.{function}.app")
-    settings_cls = next(getattr(app, name) for name in dir(app)
-                        if name.endswith("Settings") and name != "RuntimeSettings"
-                        and isinstance(getattr(app, name), type) and issubclass(getattr(app, name), RuntimeSettings))
-    return app.build_spec(settings_cls())
+    return app.build_spec(settings_class(function)())
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
