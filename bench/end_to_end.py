@@ -120,7 +120,7 @@ class LoadGenerator:
         self.sample = self._record(0)[1:]
 
     def _record(self, n: int) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
-        from shared.local.send import new_event
+        from paymesh.local.send import new_event
 
         payment_id = f"pay_b{self.run_id}_{n}"
         data = {"paymentId": payment_id, "customerId": f"cus_b{self.run_id}_{n}", "merchantId": f"mer_b{n % MERCHANTS}",
@@ -194,7 +194,7 @@ class LoadGenerator:
         """kafka-python producer (acks=all) and consumer on a scratch topic, payment-sized records, flat out."""
         from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-        from shared.local.broker import create_topics
+        from paymesh.local.broker import create_topics
 
         create_topics(self.bootstrap, [SCRATCH])
         key, value, headers = self.sample
@@ -358,9 +358,9 @@ class Session:
     """A fresh LocalSet (temp dir, free ports) plus the load-generator process, and CPU meters over both."""
 
     def __init__(self) -> None:
-        from shared.local.broker import free_port
-        from shared.local.stack import LocalSet
-        from shared.local.supervisor import PORTS
+        from paymesh.local.broker import free_port
+        from paymesh.local.stack import LocalSet
+        from paymesh.local.supervisor import PORTS
 
         self.home = Path(tempfile.mkdtemp(prefix="paymesh-bench-e2e-"))
         self.local = LocalSet(self.home, ports={name: free_port() for name in PORTS},

@@ -7,8 +7,8 @@ import functions_framework
 from sqlmodel import SQLModel
 
 from shared.config import RuntimeSettings, load_settings
+from shared.contract import Context, Emit, FunctionSpec
 from shared.events import PaymentRequested
-from shared.handlers import Context, Emit, FunctionSpec
 from shared.idempotency import ProcessedEvent
 from shared.publish import LogPublisher
 from shared.runtime import FunctionApp

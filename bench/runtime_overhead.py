@@ -20,8 +20,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.cold_start import BIN, ROOT, free_port, ready
-from bench.load_templates import body_template
+from bench.cold_start import BIN, ROOT
+from paymesh.local.ports import free_port, ready
+from paymesh.samples import body_template
 
 SOURCES = {
     "empty": ROOT / "bench" / "empty_function.py",

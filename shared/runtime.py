@@ -20,10 +20,10 @@ from sqlmodel import Session
 
 from shared import idempotency
 from shared.config import RuntimeSettings, load_settings
+from shared.contract import Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.envelope import Envelope, dumps
 from shared.errors import EventError, FieldProblem, TransientError
 from shared.events import CATALOG, EventData
-from shared.handlers import Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.ingress import Incoming, parse, unwrap_kafka_record
 from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging
 from shared.publish import Publisher, build_publisher

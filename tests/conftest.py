@@ -30,3 +30,6 @@ def postgres() -> None:
         if REQUIRE_POSTGRES:
             pytest.fail("PostgreSQL is required (PAYMESH_REQUIRE_POSTGRES=1) but not reachable")
         pytest.skip("PostgreSQL not reachable")
+
+
+from tests.support.broker import broker  # noqa: E402, F401  (session fixture for every suite on the embedded broker)

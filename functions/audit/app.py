@@ -9,8 +9,8 @@ from pydantic import Field, PositiveInt, SecretStr
 from functions.audit import handler, routes
 from functions.audit.models import TABLES
 from shared.config import RuntimeSettings
+from shared.contract import FunctionSpec
 from shared.events import ComplianceAlert, LedgerAuditEvent, NotificationAuditEvent, PaymentAuditEvent
-from shared.handlers import FunctionSpec
 
 SEVEN_YEARS_DAYS = 7 * 365 + 2  # leap days included
 

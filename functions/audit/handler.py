@@ -13,8 +13,8 @@ from functions.audit import chain, rules
 from functions.audit.metrics import AUDIT_EVENTS, COMPLIANCE_VIOLATIONS
 from functions.audit.models import AuditRecord
 from functions.audit.sensitive import Finding, scrub
+from shared.contract import Context, Emit
 from shared.events import AuditEvent, ComplianceAlert
-from shared.handlers import Context, Emit
 
 
 def _plain(value: Any) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.audit import checkpoints, queries, retention
+from shared.contract import Query, Reply, Stream
 from shared.errors import EventError
-from shared.handlers import Query, Reply, Stream
 
 
 def checkpoint_key(settings: Any) -> bytes | None:

@@ -16,6 +16,7 @@ from functions.ledger.metrics import BALANCES, ENTRIES_WRITTEN
 from functions.ledger.models import TABLES
 from functions.ledger.recipes import payment_legs, payment_transaction_id, refund_legs, refund_transaction_id
 from shared.config import RuntimeSettings
+from shared.contract import Context, Emit, FunctionSpec
 from shared.events import (
     BalanceUpdated,
     LedgerAuditEvent,
@@ -23,7 +24,6 @@ from shared.events import (
     RefundProcessed,
     TransactionRequested,
 )
-from shared.handlers import Context, Emit, FunctionSpec
 from shared.store import Store
 
 log = logging.getLogger("paymesh.ledger")

@@ -10,8 +10,8 @@ from sqlmodel import col
 
 from functions.ledger.book import view
 from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+from shared.contract import Query, Reply
 from shared.errors import EventError
-from shared.handlers import Query, Reply
 from shared.money import format_minor
 
 MAX_PAGE = 1000

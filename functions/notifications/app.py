@@ -20,6 +20,7 @@ from functions.notifications.models import TABLES
 from functions.notifications.queries import notification_view
 from functions.notifications.templates import TEMPLATES_DIR, Templates
 from shared.config import RuntimeSettings
+from shared.contract import FunctionSpec
 from shared.events import (
     NotificationAuditEvent,
     NotificationFailed,
@@ -28,7 +29,6 @@ from shared.events import (
     PaymentFailed,
     PaymentProcessed,
 )
-from shared.handlers import FunctionSpec
 
 OUTPUTS = frozenset({NotificationSent.type_name, NotificationFailed.type_name, NotificationAuditEvent.type_name})
 

@@ -26,9 +26,9 @@ from functions.notifications import metrics
 from functions.notifications.channels import Channel, Delivered, Message, Outcome, Undelivered
 from functions.notifications.masking import mask, scrub
 from functions.notifications.models import AttemptStatus, DeliveryAttempt, Notification, Status, aware
+from shared.contract import Context, Emit
 from shared.errors import TransientError
 from shared.events import NotificationAuditEvent, NotificationFailed, NotificationSent
-from shared.handlers import Context, Emit
 
 log = logging.getLogger("paymesh.notifications")
 

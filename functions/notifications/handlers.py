@@ -11,9 +11,9 @@ from functions.notifications.channels import Message, Undelivered
 from functions.notifications.delivery import Deliverer, Request
 from functions.notifications.recipients import BadRecipientError, check_recipient
 from functions.notifications.templates import Rendered, TemplateMissingError, Templates, VariableMissingError
+from shared.contract import Context, Emit
 from shared.errors import invalid_data
 from shared.events import EventData, NotificationRequested, PaymentFailed, PaymentProcessed
-from shared.handlers import Context, Emit
 
 SMS_MAX_CHARS = 1600  # Twilio's limit for one message body
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functions.notifications.delivery import journal
 from functions.notifications.models import aware
-from shared.handlers import Query, Reply
+from shared.contract import Query, Reply
 
 
 def notification_view(q: Query) -> Reply:

@@ -17,6 +17,7 @@ from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.models import TABLES
 from functions.payments.service import Payments
 from shared.config import RuntimeSettings
+from shared.contract import FunctionSpec
 from shared.events import (
     PaymentAuditEvent,
     PaymentFailed,
@@ -26,7 +27,6 @@ from shared.events import (
     RefundProcessed,
     RefundRequested,
 )
-from shared.handlers import FunctionSpec
 from shared.money import Money, MoneyError
 
 __all__ = ["PaymentsSettings", "build_gateway", "build_spec"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from shared.contract import Context, Emit
 from shared.events import PaymentAuditEvent
-from shared.handlers import Context, Emit
 from shared.money import Money
 
 Outcome = Literal["success", "failure", "rejected", "info"]

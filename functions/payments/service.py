@@ -24,6 +24,7 @@ from functions.payments.models import Payment, Refund
 from functions.payments.pan import reject_pans
 from functions.payments.states import REFUNDABLE, PaymentState, check_transition
 from functions.payments.validation import check_amount
+from shared.contract import Context, Emit
 from shared.errors import TransientError
 from shared.events import (
     PaymentFailed,
@@ -33,7 +34,6 @@ from shared.events import (
     RefundProcessed,
     RefundRequested,
 )
-from shared.handlers import Context, Emit
 from shared.money import Money
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.audit import checkpoints, retention
-from functions.audit.cli import app as audit_cli
+from paymesh.audit import app as audit_cli
 from tests.audit.helpers import KEY, Audit, audit_function
 from tests.support import reply_json
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
-CRD_DIR = (Path(__file__).resolve().parents[2] / "../shared/knative-crds").resolve()
+CRD_DIR = Path(__file__).resolve().parent / "knative-crds"
 Schema = dict[str, Any]
 
 

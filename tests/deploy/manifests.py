@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.deploy import load_documents, manifest_files
+from paymesh.deploy import load_documents, manifest_files
 
 REPO = Path(__file__).resolve().parents[2]
 Document = dict[str, Any]

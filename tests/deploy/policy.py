@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from paymesh.deploy import SINK_INGRESS
 from shared.config import sink_env_name
-from shared.deploy import SINK_INGRESS
 
 Document = dict[str, Any]
 SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)|DATABASE_URL")

@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
-from tests.deploy.crds import CRD_DIR, errors, load_validators
+from tests.deploy.crds import errors, load_validators
 from tests.deploy.manifests import all_documents, doc_id
-
-pytestmark = pytest.mark.skipif(not CRD_DIR.is_dir(), reason=f"Knative CRD schemas not found at {CRD_DIR}")
 
 KNATIVE_GROUPS = ("serving.knative.dev", "sources.knative.dev", "eventing.knative.dev", "flows.knative.dev")
 STRIMZI_KINDS = {("kafka.strimzi.io/v1beta2", "KafkaTopic"), ("kafka.strimzi.io/v1beta2", "KafkaUser")}

@@ -11,14 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.local.broker import free_port
-from shared.local.demo import Webhooks, webhook_receiver
-from shared.local.send import new_event, produce
-from shared.local.stack import LocalSet
-from shared.local.supervisor import PORTS
-from shared.local.watch import Seen, TopicReader
-from tests.e2e.kafka_helpers import produce as produce_raw
-from tests.e2e.kafka_helpers import wait_for
+from paymesh.local.broker import free_port
+from paymesh.local.demo import Webhooks, webhook_receiver
+from paymesh.local.send import new_event, produce
+from paymesh.local.stack import LocalSet
+from paymesh.local.supervisor import PORTS
+from paymesh.local.watch import Seen, TopicReader
+from tests.support.kafka import produce as produce_raw
+from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ def test_a_plain_json_record_from_a_seed_service_is_processed(local: LocalSet) -
 def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     from rich.console import Console
 
-    from shared.local.demo import print_result, run_demo
+    from paymesh.local.demo import print_result, run_demo
 
     assert local.broker is not None
     assert local.sandbox is not None  # LocalSet starts the provider sandbox by default
@@ -130,7 +130,7 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
 def test_paymesh_send_produces_to_the_running_set(local: LocalSet) -> None:
     from typer.testing import CliRunner
 
-    from shared.cli import app
+    from paymesh.cli import app
 
     assert local.broker is not None
     payment_id = f"pay_{uuid.uuid4().hex[:8]}"

@@ -15,8 +15,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
-from bench.cold_start import free_port
-from tests.http_recorder import QuietHandler, serving
+from paymesh.local.ports import free_port
+from tests.support.http_recorder import QuietHandler, serving
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.http_recorder import recording_server
 from tests.notifications.harness import MakeHarness
 from tests.notifications.servers import smtp_server
 from tests.support import reply_json
+from tests.support.http_recorder import recording_server
 
 PROCESSED = "payments.payment-processed"
 FAILED = "payments.payment-failed"

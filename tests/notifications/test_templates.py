@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from functions.notifications.templates import Templates, VariableMissingError
-from tests.http_recorder import recording_server
 from tests.notifications.harness import MakeHarness
 from tests.support import reply_json
+from tests.support.http_recorder import recording_server
 
 VARIABLES = {"amount": "9.99", "currency": "GBP", "merchantId": "mer_7", "paymentId": "pay_42", "reason": "expired"}
 EXPECTED = {

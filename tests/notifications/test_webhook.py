@@ -12,9 +12,9 @@ from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
 
 from functions.notifications.models import DeliveryAttempt, Notification
-from tests.http_recorder import recording_server
 from tests.notifications.harness import SECRET, MakeHarness
 from tests.support import reply_json
+from tests.support.http_recorder import recording_server
 
 SENT = "notifications.notification-sent"
 FAILED = "notifications.notification-failed"

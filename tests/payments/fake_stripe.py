@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.http_recorder import QuietHandler, serving
+from tests.support.http_recorder import QuietHandler, serving
 
 DECLINES = {
     "tok_chargeDeclined": ("card_declined", "generic_decline"),

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bench.load_templates import body_template
+from paymesh.samples import body_template
 from shared.events import CATALOG
-from tests.mesh import FUNCTIONS, Mesh, mesh
+from tests.support.mesh import FUNCTIONS, Mesh, mesh
 
 EXAMPLES_PER_FUNCTION = 5000  # 4 functions: 20,000 hostile events in all
 BODY_LIMIT = 16 * 1024

@@ -27,16 +27,16 @@ from typing import Any
 import httpx
 import pytest
 
+from paymesh.local.broker import free_port
+from paymesh.local.dispatcher import DispatchEvent
+from paymesh.local.send import new_event, produce
+from paymesh.local.sink_ingress import SinkIngress
+from paymesh.local.stack import LocalSet
+from paymesh.local.supervisor import PORTS
+from paymesh.local.topology import KafkaSink
 from shared.envelope import Envelope
 from shared.errors import TransientError
-from shared.local.broker import free_port
-from shared.local.dispatcher import DispatchEvent
-from shared.local.send import new_event, produce
-from shared.local.sink_ingress import SinkIngress
-from shared.local.stack import LocalSet
-from shared.local.supervisor import PORTS
-from shared.local.topology import KafkaSink
-from tests.http_recorder import Recorder, recording_server
+from tests.support.http_recorder import Recorder, recording_server
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

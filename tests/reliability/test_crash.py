@@ -25,13 +25,13 @@ from typing import Any
 import httpx
 import pytest
 
+from paymesh.local.broker import free_port
+from paymesh.local.send import new_event, produce
+from paymesh.local.stack import LocalSet
+from paymesh.local.supervisor import PORTS
+from paymesh.local.watch import Seen, TopicReader
 from shared.envelope import Envelope
-from shared.local.broker import free_port
-from shared.local.send import new_event, produce
-from shared.local.stack import LocalSet
-from shared.local.supervisor import PORTS
-from shared.local.watch import Seen, TopicReader
-from tests.http_recorder import Recorder, recording_server
+from tests.support.http_recorder import Recorder, recording_server
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

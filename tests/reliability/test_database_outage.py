@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from tests import private_postgres
-from tests.served import serve
+from tests.support import private_postgres
+from tests.support.served import serve
 
 TRANSACTIONS = 200
 OUTAGE_SECONDS = 10

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from shared.envelope import Envelope
-from tests.http_recorder import Recorder, recording_server
-from tests.mesh import Mesh, mesh
+from tests.support.http_recorder import Recorder, recording_server
+from tests.support.mesh import Mesh, mesh
 
 PAYMENTS = int(os.environ.get("PAYMESH_RELIABILITY_PAYMENTS", "2000"))
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.served import serve
 from tests.support import PG_URL
+from tests.support.served import serve
 
 THREADS = 16
 PER_THREAD = 100

@@ -1,0 +1,53 @@
+"""The eventing engine: the KafkaSink ingress plus a dispatcher per KafkaSource, wired from the topology."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from paymesh.local.dispatcher import SourceConsumer, start_consumers, wait_all_assigned
+from paymesh.local.sink_ingress import SinkIngress
+from paymesh.local.stats import Stats
+from paymesh.local.topology import Topology
+from shared.config import sink_env_name
+
+
+@dataclass
+class Engine:
+    topology: Topology
+    bootstrap: str
+    stats: Stats = field(default_factory=Stats)
+    ingress_port: int = 0
+    ingress: SinkIngress | None = None
+    consumers: list[SourceConsumer] = field(default_factory=list)
+
+    def start_ingress(self) -> SinkIngress:
+        self.ingress = SinkIngress(list(self.topology.sinks), self.bootstrap, stats=self.stats,
+                                   port=self.ingress_port).start()
+        return self.ingress
+
+    def sink_urls(self) -> dict[str, str]:
+        """KafkaSink name -> its address on the local ingress."""
+        assert self.ingress is not None, "start the ingress first"
+        return {sink.name: self.ingress.url(sink) for sink in self.topology.sinks}
+
+    def sink_environment(self) -> dict[str, str]:
+        """PAYMESH_SINK_<TOPIC> for every sink's topic, as Knative's SinkBinding would inject."""
+        assert self.ingress is not None, "start the ingress first"
+        return {sink_env_name(sink.topic): self.ingress.url(sink) for sink in self.topology.sinks}
+
+    def start_dispatchers(self, targets: Mapping[str, str], ready_timeout: float = 30.0) -> bool:
+        """Start a consumer per KafkaSource (targets: Knative Service name -> URL); True once all joined."""
+        self.consumers = start_consumers(self.topology.sources, self.bootstrap, targets, self.sink_urls(),
+                                         self.stats)
+        return wait_all_assigned(self.consumers, ready_timeout)
+
+    def stop_dispatchers(self) -> None:
+        for consumer in self.consumers:
+            consumer.stopping.set()  # all stop polling at once; then each waits for its in-flight deliveries
+        for consumer in self.consumers:
+            consumer.stop()
+
+    def stop_ingress(self) -> None:
+        if self.ingress is not None:
+            self.ingress.stop()

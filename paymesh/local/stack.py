@@ -1,0 +1,124 @@
+"""The whole local set in start-up order (broker, KafkaSink ingress, functions, dispatchers) and back down."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
+from paymesh.local.engine import Engine
+from paymesh.local.sandbox import Sandbox, start_sandbox
+from paymesh.local.send import STATE_FILE
+from paymesh.local.supervisor import PORTS, Supervisor
+from paymesh.local.topology import Topology, load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+@dataclass
+class LocalSet:
+    home: Path
+    eventing: Path = ROOT / "eventing"
+    ingress_port: int = 0
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+    say: Callable[[str], None] = _quiet
+    topology: Topology | None = None
+    broker: Broker | None = None
+    engine: Engine | None = None
+    supervisor: Supervisor | None = None
+    ready_seconds: float = 0.0
+    # The provider sandbox (SMTP, Twilio- and FCM-shaped APIs) that email, SMS and push deliver to; off: the real
+    # providers configured in the environment. Ports 0 pick free ones.
+    use_sandbox: bool = True
+    sandbox_ports: tuple[int, int] = (0, 0)  # (SMTP, HTTP)
+    sandbox: Sandbox | None = None
+
+    @property
+    def urls(self) -> dict[str, str]:
+        assert self.supervisor is not None
+        return {name: function.url.rstrip("/") for name, function in self.supervisor.functions.items()}
+
+    def topics(self) -> list[str]:
+        assert self.topology is not None
+        return sorted(set(all_topics()) | self.topology.topics())
+
+    def start(self) -> LocalSet:
+        started = time.monotonic()
+        self.topology = topology = load(self.eventing)
+        self.broker = broker = start_broker(self.topics())
+        kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
+        self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
+        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
+        ingress = engine.start_ingress()
+        self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
+        environment = dict(engine.sink_environment())
+        if self.use_sandbox:
+            smtp_port, http_port = self.sandbox_ports
+            self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
+            environment.update(self.sandbox.environment())
+        self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports)
+        supervisor.start_all(tuple(self.ports))
+        supervisor.wait_ready(timeout=90)
+        for name, function in supervisor.functions.items():
+            self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
+        targets = {name: function.url for name, function in supervisor.functions.items()}
+        if not engine.start_dispatchers(targets, ready_timeout=30):
+            self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
+        for source in topology.sources:
+            self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / STATE_FILE).write_text(json.dumps(
+            {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
+             "sandbox": self.sandbox.url if self.sandbox is not None else None}))
+        self.ready_seconds = time.monotonic() - started
+        return self
+
+    def stop_broker(self, *, kill: bool = True) -> None:
+        """The broker outage: the embedded broker dies (SIGKILL, or SIGTERM with kill=False). Memory storage is all
+        it has, so its records, committed offsets and consumer groups die with it. The ingress answers 503 and the
+        dispatchers keep retrying what they hold until start_new_broker()."""
+        assert self.broker is not None and self.broker.embedded, "only the embedded broker can be stopped"
+        if kill:
+            self.broker.kill()
+        else:
+            self.broker.stop()
+        if self.engine is not None:
+            for consumer in self.engine.consumers:
+                consumer.broker_lost()  # before the new broker exists: no fetch from an old position reaches it
+
+    def start_new_broker(self, timeout: float = 20.0) -> Broker:
+        """A new, empty embedded broker on the old one's address (clients reconnect by themselves) with the topics
+        created again; the consumer groups are joined anew by the dispatchers as they reconnect."""
+        assert self.broker is not None and self.broker.embedded, "only the embedded broker can be restarted"
+        self.broker = broker = start_embedded(self.broker.port, timeout=timeout)
+        try:
+            # At once: Tansu creates a topic on the first produce to it, with its own partition count.
+            create_topics(broker.bootstrap, self.topics())
+        except Exception:
+            broker.stop()
+            raise
+        self.say(f"broker        {broker.bootstrap}  (a new embedded Tansu: empty, topics created again)")
+        return broker
+
+    def stop(self) -> None:
+        """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
+        if self.engine is not None:
+            self.engine.stop_dispatchers()
+        if self.supervisor is not None:
+            self.supervisor.stop_all()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        if self.engine is not None:
+            self.engine.stop_ingress()
+        if self.broker is not None:
+            self.broker.stop()
+        with contextlib.suppress(OSError):
+            (self.home / STATE_FILE).unlink()
