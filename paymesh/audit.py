@@ -16,12 +16,13 @@ app.add_typer(hold_app, name="hold")
 
 
 def _open() -> tuple[Any, Any]:
+    import functions.audit
     from functions.audit.app import AuditSettings
     from shared.config import load_settings
     from shared.store import Store
 
     settings = load_settings(AuditSettings)
-    store = Store.from_settings(settings, "audit", Path(__file__).parent / "migrations")
+    store = Store.from_settings(settings, "audit", Path(functions.audit.__file__).parent / "migrations")
     if settings.auto_migrate:
         store.migrate()
     return settings, store

@@ -26,8 +26,10 @@ class RuntimeSettings(BaseSettings):
     )
     db_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     auto_migrate: bool = True
-    max_body_bytes: PositiveInt = 1024 * 1024
-    max_batch_events: PositiveInt = 100
+    body_bytes_max: PositiveInt = Field(
+        default=1024 * 1024, validation_alias=AliasChoices("PAYMESH_BODY_BYTES_MAX", "PAYMESH_MAX_BODY_BYTES"))
+    batch_events_max: PositiveInt = Field(
+        default=100, validation_alias=AliasChoices("PAYMESH_BATCH_EVENTS_MAX", "PAYMESH_MAX_BATCH_EVENTS"))
     publisher: Literal["auto", "kafkasink", "kafka", "log", "memory"] = "auto"
     publish_timeout_seconds: PositiveFloat = 10.0
     kafka_bootstrap_servers: str | None = Field(
@@ -53,6 +55,8 @@ def _env_name(settings_cls: type[BaseSettings], loc: tuple[int | str, ...]) -> s
     if not loc:
         return "configuration"
     name = str(loc[0])
+    if name.isupper():  # already an environment name (a validation alias)
+        return name
     field = settings_cls.model_fields.get(name)
     if field is not None and isinstance(field.validation_alias, AliasChoices):
         return str(field.validation_alias.choices[0])

@@ -10,13 +10,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlmodel import Session
 
 from shared.config import RuntimeSettings
+from shared.errors import EventError
 from shared.events import EventData
 
 if TYPE_CHECKING:
@@ -89,12 +90,74 @@ class Stream:
     content_type: str = "application/x-ndjson"
 
 
+# Times a query or an event may name: far enough for any real payment, short of datetime's own edges.
+TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIME_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+QUERY_TEXT_MAX_CHARS = 512
+
+
+def bad_query(name: str, rule: str, message: str) -> EventError:
+    return EventError.field(400, "invalid_query", name, rule, message)
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
+    """One GET request: path parameters, query string and an open read session.
+
+    The typed readers below are the only way routes read the query string, so every malformed value
+    is a 400 naming the parameter and the rule, never a 500.
+    """
+
     session: Session
     params: Mapping[str, str]
     args: Mapping[str, str]
     settings: RuntimeSettings
+
+    def text(self, name: str, *, max_chars: int = QUERY_TEXT_MAX_CHARS) -> str | None:
+        raw = self.args.get(name)
+        if raw in (None, ""):
+            return None
+        assert raw is not None
+        if len(raw) > max_chars or not raw.isprintable():
+            raise bad_query(name, "max_length", f"{name} must be at most {max_chars} printable characters")
+        return raw
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.args.get(name)
+        if raw in (None, ""):
+            return default
+        assert raw is not None
+        # ASCII digits only: str.isdigit() accepts superscripts and other scripts that int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+            raise bad_query(name, "range", f"{name} must be an integer from {low} to {high}")
+        return int(raw)
+
+    def time(self, name: str) -> datetime | None:
+        raw = self.args.get(name)
+        if raw in (None, ""):
+            return None
+        assert raw is not None
+        return parse_time(name, raw)
+
+
+def parse_time(name: str, text: str) -> datetime:
+    """An RFC 3339 time with an offset, within [TIME_MIN, TIME_MAX), in UTC; else a 400 naming `name`."""
+    if len(text) > 64 or not text.isascii():
+        raise bad_query(name, "datetime", f"{name} must be an RFC 3339 time")
+    try:
+        # a '+' in a query string arrives as a space when the client did not encode it
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise bad_query(name, "datetime", f"{name} must be an RFC 3339 time") from None
+    if value.tzinfo is None:
+        raise bad_query(name, "timezone", f"{name} must carry a timezone offset")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise bad_query(name, "range", f"{name} must be between 1970 and 9000") from None
+    if not TIME_MIN <= utc < TIME_MAX:
+        raise bad_query(name, "range", f"{name} must be between 1970 and 9000")
+    return utc
 
 
 View = Callable[[Query], Reply | Stream]

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -68,6 +69,15 @@ def _validation_problems(error: ValidationError, prefix: str) -> list[FieldProbl
         path = ".".join(str(part) for part in item["loc"])
         problems.append(FieldProblem(f"{prefix}data{'.' + path if path else ''}", item["type"], item["msg"]))
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What handling one event came to: its primary output (None when it emits nothing), or the 4xx/503
+    response that refuses it."""
+
+    output: Envelope | None = None
+    refusal: flask.Response | None = None
 
 
 class FunctionApp:
@@ -141,7 +151,7 @@ class FunctionApp:
         return _json(reply.body, reply.status, reply.headers)
 
     def _read_body(self, request: flask.Request) -> bytes:
-        limit = self.settings.max_body_bytes
+        limit = self.settings.body_bytes_max
         too_large = EventError.field(413, "payload_too_large", "body", "max_bytes",
                                      f"the body must be at most {limit} bytes")
         if request.content_length is not None and request.content_length > limit:
@@ -155,7 +165,7 @@ class FunctionApp:
         started = time.perf_counter()
         try:
             body = self._read_body(request)
-            incoming = parse(dict(request.headers.items()), body, self.settings.max_batch_events)
+            incoming = parse(dict(request.headers.items()), body, self.settings.batch_events_max)
             events = [self._validate(item, request.headers.get("traceparent")) for item in incoming]
         except EventError as error:
             self._log_rejected(error, started)
@@ -163,10 +173,10 @@ class FunctionApp:
         batch = len(incoming) > 1 or incoming[0].field_prefix != ""
         replies: list[Envelope | None] = []
         for event in events:
-            status, reply = self.handle(event, started)
-            if status != 200:
-                return reply if isinstance(reply, flask.Response) else _json({}, status)
-            replies.append(reply if isinstance(reply, Envelope) else None)
+            result = self.handle(event, started)
+            if result.refusal is not None:
+                return result.refusal
+            replies.append(result.output)
         if batch:
             body_out = [reply.to_structured() for reply in replies if reply is not None]
             return flask.Response(dumps(body_out), 200, content_type="application/cloudevents-batch+json")
@@ -207,8 +217,8 @@ class FunctionApp:
             extensions=extensions, data=data,
         )
 
-    def handle(self, event: Inbound, started: float) -> tuple[int, Envelope | flask.Response | None]:
-        """Handle one validated event: (200, primary output or None) or (status, error response)."""
+    def handle(self, event: Inbound, started: float) -> Handled:
+        """Handle one validated event: its primary output (or none), or the response refusing it."""
         outcome = "handled"
         try:
             structured, duplicate = self._run_once(event)
@@ -217,14 +227,14 @@ class FunctionApp:
             outputs = [Envelope.from_structured(item) for item in structured]
             if outputs:
                 self.publisher.publish(outputs)
-            return 200, (outputs[0] if outputs else None)
+            return Handled(output=outputs[0] if outputs else None)
         except EventError as error:
             outcome = "rejected"
-            return error.status, _error(error)
+            return Handled(refusal=_error(error))
         except TransientError as error:
             outcome = "transient"
             log.warning("transient failure, asking for redelivery", extra=self._log_fields(event, error=str(error)))
-            return 503, _json({"error": "unavailable", "message": str(error)}, 503)
+            return Handled(refusal=_json({"error": "unavailable", "message": str(error)}, 503))
         except Exception:
             # A bug, not bad input: let functions-framework answer 500 so the event is retried and,
             # failing that, dead-lettered with the error attached.

@@ -141,7 +141,7 @@ def state(app_mesh: Mesh, function: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def fuzz_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     monkeypatch = pytest.MonkeyPatch()
-    environment = {"PAYMESH_MAX_BODY_BYTES": str(BODY_LIMIT), "PAYMESH_HOME": str(tmp_path_factory.mktemp("home"))}
+    environment = {"PAYMESH_BODY_BYTES_MAX": str(BODY_LIMIT), "PAYMESH_HOME": str(tmp_path_factory.mktemp("home"))}
     with mesh("sqlite", Path(tmp_path_factory.mktemp("fuzz")), environment, monkeypatch) as created:
         for name, app in created.apps.items():
             FUNCTION_CONSUMES[name] = sorted(app.spec.consumes)

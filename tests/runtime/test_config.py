@@ -12,13 +12,13 @@ from shared.publish import KafkaSinkPublisher, LogPublisher, build_publisher
 
 def test_bad_variable_stops_with_one_line_naming_it(monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("PAYMESH_MAX_BODY_BYTES", "lots")
+    monkeypatch.setenv("PAYMESH_BODY_BYTES_MAX", "lots")
     with pytest.raises(SystemExit) as stop:
         load_settings(RuntimeSettings)
     assert stop.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("paymesh: configuration error: PAYMESH_MAX_BODY_BYTES:")
+    assert lines[0].startswith("paymesh: configuration error: PAYMESH_BODY_BYTES_MAX:")
     assert "'lots'" in lines[0]
 
 
@@ -31,11 +31,11 @@ def test_aliased_variable_is_named_as_the_user_sets_it(monkeypatch: pytest.Monke
 
 
 def test_function_refuses_to_start_on_bad_config() -> None:
-    env = {**os.environ, "PAYMESH_MAX_BODY_BYTES": "-5", "PAYMESH_HOME": "/tmp/paymesh-config-test"}
+    env = {**os.environ, "PAYMESH_BODY_BYTES_MAX": "-5", "PAYMESH_HOME": "/tmp/paymesh-config-test"}
     result = subprocess.run([sys.executable, "-c", "import shared.config as c; c.load_settings(c.RuntimeSettings)"],
                             env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("paymesh: configuration error: PAYMESH_MAX_BODY_BYTES:")
+    assert result.stderr.strip().startswith("paymesh: configuration error: PAYMESH_BODY_BYTES_MAX:")
 
 
 def test_publisher_choice_follows_configuration() -> None:

@@ -35,7 +35,7 @@ def publisher() -> MemoryPublisher:
 
 @pytest.fixture
 def app(store: Store, publisher: MemoryPublisher) -> FunctionApp:
-    return build_app(probe.spec(), store, RuntimeSettings(max_body_bytes=4096), publisher)
+    return build_app(probe.spec(), store, RuntimeSettings(body_bytes_max=4096), publisher)
 
 
 @pytest.fixture
