@@ -18,7 +18,7 @@ SINK_ENV_PREFIX = "PAYMESH_SINK_"
 class RuntimeSettings(BaseSettings):
     """Settings every function shares. Function-specific settings subclass this."""
 
-    model_config = SettingsConfigDict(env_prefix="PAYMESH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="PAYMESH_", extra="ignore", frozen=True, populate_by_name=True)
 
     home: Path = Field(default=Path(".paymesh"), description="where SQLite stores live by default")
     database_url: str | None = Field(
