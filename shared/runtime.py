@@ -1,5 +1,6 @@
 """The functions-framework `http` target every paymesh function is: parse, validate, deduplicate,
-handle, publish, answer. Status codes follow the Kafka dispatcher's delivery contract (docs/architecture.md, "The delivery contract").
+handle, publish, answer. Status codes follow the Kafka dispatcher's delivery contract
+(docs/architecture.md, "The delivery contract").
 """
 
 from __future__ import annotations

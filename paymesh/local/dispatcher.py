@@ -89,7 +89,7 @@ def structured_event(value: bytes) -> DispatchEvent:
 
 
 def record_to_event(record: Any, source: KafkaSource) -> DispatchEvent:
-    """The CloudEvent Knative's Kafka dispatcher builds from a record (docs/architecture.md, "The delivery contract")."""
+    """The CloudEvent Knative's Kafka dispatcher builds from a record (docs/architecture.md)."""
     headers: list[tuple[str, bytes]] = list(record.headers or [])
     content_type = next((_text(value) for name, value in headers if name.lower() == "content-type"), None)
     if content_type and content_type.lower().startswith("application/cloudevents"):
