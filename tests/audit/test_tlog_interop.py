@@ -136,6 +136,7 @@ def tree_cases(log: Log) -> list[tuple[list[bytes], int, bytes, int, bytes]]:
                 cases.append(([*proof[:at], flip(proof[at], size + old_size), *proof[at + 1 :]], size, root,
                               old_size, old_root))
                 cases.append((proof[1:], size, root, old_size, old_root))
+            cases.append(([root, *proof], size, root, old_size, old_root))
             cases.append((proof, size, root, old_size, flip(old_root, size)))
             cases.append((proof, size, flip(root, old_size), old_size, old_root))
     cases.append(([], 2, log.root(2), 3, log.root(3)))  # old size past the new one: invalid input
