@@ -129,6 +129,14 @@ def test_malformed_verifier_keys_are_value_errors(text: str) -> None:
         Verifier(text)
 
 
+def test_the_key_hash_is_exactly_eight_hex_digits_of_either_case() -> None:
+    public = SEED_VERIFIER.split("+", 2)[2]
+    assert Verifier(f"paymesh.test/11+0a55bea2+{public}").key_hash == 0x0A55BEA2
+    assert Verifier(f"paymesh.test/11+0A55BEA2+{public}").key_hash == 0x0A55BEA2
+    with pytest.raises(ValueError):
+        Verifier(f"paymesh.test/11+a55bea2+{public}")
+
+
 @pytest.mark.parametrize(
     "text",
     [
