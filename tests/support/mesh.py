@@ -7,6 +7,7 @@ end-to-end suite does the same through the real broker and the local eventing en
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -27,12 +28,17 @@ FUNCTIONS = ("payments", "ledger", "notifications", "audit")
 
 
 def settings_class(function: str) -> type[RuntimeSettings]:
-    module = importlib.import_module(f"functions.{function}.app")
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
-                and value.__module__ == module.__name__:
-            return value
-    raise LookupError(f"functions.{function}.app defines no settings class")
+    """The function's settings class: defined in its settings.py, or (not yet moved) in its app.py."""
+    names = [f"functions.{function}.{name}" for name in ("settings", "app")]
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
+                    and value.__module__ == module.__name__:
+                return value
+    raise LookupError(f"neither {' nor '.join(names)} defines a settings class")
 
 
 @dataclass
