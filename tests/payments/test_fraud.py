@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from functions.payments import reasons
-from functions.payments.app import PaymentsSettings
 from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.models import Payment
+from functions.payments.settings import PaymentsSettings
 from tests.payments.harness import Harness, harness, payment
 
 PROCESSED = "payments.payment-processed"

@@ -6,7 +6,6 @@ end-to-end suite does the same through the real broker and the local eventing en
 
 from __future__ import annotations
 
-import importlib
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -17,6 +16,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from functions.audit.settings import AuditSettings
+from functions.ledger.settings import LedgerSettings
+from functions.notifications.settings import NotificationsSettings
+from functions.payments.settings import PaymentsSettings
 from shared.config import RuntimeSettings
 from shared.envelope import Envelope
 from shared.publish import MemoryPublisher
@@ -27,17 +30,11 @@ FUNCTIONS = ("payments", "ledger", "notifications", "audit")
 
 
 def settings_class(function: str) -> type[RuntimeSettings]:
-    # functions.<name>.settings in the standard anatomy; functions.<name>.app before it
-    for name in ("settings", "app"):
-        try:
-            module = importlib.import_module(f"functions.{function}.{name}")
-        except ModuleNotFoundError:
-            continue
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
-                    and value.__module__ == module.__name__:
-                return value
-    raise LookupError(f"functions.{function} defines no settings class")
+    """The function's settings class, from its settings.py."""
+    classes: dict[str, type[RuntimeSettings]] = {
+        "payments": PaymentsSettings, "ledger": LedgerSettings, "notifications": NotificationsSettings,
+        "audit": AuditSettings}
+    return classes[function]
 
 
 @dataclass
