@@ -6,6 +6,7 @@ end-to-end suite does the same through the real broker and the local eventing en
 
 from __future__ import annotations
 
+import importlib
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
