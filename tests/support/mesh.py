@@ -30,7 +30,7 @@ def settings_class(function: str) -> type[RuntimeSettings]:
     module = importlib.import_module(f"functions.{function}.app")
     for value in vars(module).values():
         if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
-                and value.__module__ == module.__name__:
+                and value.__module__ in {module.__name__, f"functions.{function}.settings"}:
             return value
     raise LookupError(f"functions.{function}.app defines no settings class")
 
