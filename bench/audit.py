@@ -24,9 +24,11 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from functions.audit import checkpoints, queries
-from functions.audit.app import AuditSettings
-from functions.audit.handler import Incoming, record_events, rule_settings
+from functions.audit import checkpoints
+from functions.audit.handlers import Incoming, record_events
+from functions.audit.records import Filters
+from functions.audit.repository import Repository
+from functions.audit.settings import AuditSettings
 from shared.events import PaymentAuditEvent
 from shared.idempotency import ProcessedEvent
 from shared.store import Store
@@ -51,7 +53,7 @@ def event(n: int) -> PaymentAuditEvent:
 
 def ingest(store: Store, numbers: list[int], *, writers: int, batch: int) -> float:
     """Store events `numbers` from `writers` threads; answer events per second."""
-    rules = rule_settings(AuditSettings())
+    rules = AuditSettings().rule_settings()
     chunks = [numbers[index:index + batch] for index in range(0, len(numbers), batch)]
     lock = threading.Lock()
 
@@ -65,7 +67,7 @@ def ingest(store: Store, numbers: list[int], *, writers: int, batch: int) -> flo
             items = [Incoming(event(n), "/bench", str(uuid.uuid5(uuid.NAMESPACE_OID, str(n))),
                               PaymentAuditEvent.type_name, f"corr_{n}") for n in chunk]
             with store.session() as session:
-                record_events(session, items, now=now, settings=rules)
+                record_events(Repository(session), items, now=now, settings=rules)
                 # What the runtime's idempotency record costs, written the same way for the whole batch.
                 session.connection().execute(insert(PROCESSED), [
                     {"source": item.event_source, "event_id": item.event_id, "event_type": item.event_type,
@@ -80,13 +82,13 @@ def ingest(store: Store, numbers: list[int], *, writers: int, batch: int) -> flo
     return len(numbers) / (time.perf_counter() - started)
 
 
-def p95_ms(store: Store, samples: int, make_args: Callable[[], dict[str, str]]) -> tuple[float, float]:
+def p95_ms(store: Store, samples: int, make_filters: Callable[[], Filters]) -> tuple[float, float]:
     timings = []
     for _ in range(samples):
-        args = make_args()
+        filters = make_filters()
         started = time.perf_counter()
         with store.session() as session:
-            queries.page(session, args)
+            Repository(session).page(filters, None, 101)
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     return timings[int(len(timings) * 0.95) - 1], statistics.median(timings)
@@ -116,20 +118,20 @@ def main() -> None:
 
         correlations = max(1, options.events // PER_CORRELATION)
         p95, median = p95_ms(store, options.samples,
-                             lambda: {"correlationId": f"corr_{random.randrange(correlations)}"})
+                             lambda: Filters({"correlation_id": f"corr_{random.randrange(correlations)}"}))
         print(f"correlation-id query: p95 {p95:.2f} ms, median {median:.2f} ms ({options.samples} samples)")
         span = options.events * EVENT_SPACING
 
-        def time_range() -> dict[str, str]:
+        def time_range() -> Filters:
             start = START + random.random() * span
-            return {"from": start.isoformat(), "to": (start + timedelta(hours=6)).isoformat(), "limit": "100"}
+            return Filters({}, start, start + timedelta(hours=6))
 
         p95, median = p95_ms(store, options.samples, time_range)
         print(f"time-range page (100 rows): p95 {p95:.2f} ms, median {median:.2f} ms ({options.samples} samples)")
 
         started = time.perf_counter()
         with store.session() as session:
-            result = checkpoints.verify_log(session, None)
+            result = checkpoints.verify_log(Repository(session), None)
         elapsed = time.perf_counter() - started
         print(f"verify: {result.count:,} records in {elapsed:.1f} s = {result.count / elapsed:,.0f} events/s "
               f"(ok={result.ok})")

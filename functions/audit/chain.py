@@ -2,36 +2,29 @@
 
 hash(n) = SHA-256 of the canonical JSON of record n's content with `prevHash` = hash(n-1). The
 sequence is part of the content, so moving a row changes its hash. Writers take the chain-head row
-with SELECT ... FOR UPDATE, so on PostgreSQL sequence and prev_hash are assigned one writer at a time
-(SQLite already serializes writers in the store).
+with SELECT ... FOR UPDATE (through the repository), so on PostgreSQL sequence and prev_hash are
+assigned one writer at a time (SQLite already serializes writers in the store). No SQL here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from functions.audit.models import AuditRecord
 
-from functions.audit.models import (
-    CHAIN_HEAD_ID,
-    GENESIS_HASH,
-    AuditChainHead,
-    AuditRecord,
-    AuditTombstone,
-)
+if TYPE_CHECKING:
+    from functions.audit.repository import Repository
 
 RECORD_ID_NAMESPACE = uuid.UUID("0b9d7c8e-3f7a-4a51-9a3e-6b2f4c1d8e21")
-_RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
-_HEAD = AuditChainHead.__table__  # type: ignore[attr-defined]
-_TOMBSTONES = AuditTombstone.__table__  # type: ignore[attr-defined]
+RECORD_KIND = 0  # chain rows are records (kind 0) or tombstones of purged records
+COLUMNS = ("sequence", "record_id", "event_source", "event_id", "event_type", "service", "action", "outcome",
+           "actor", "subject", "correlation_id", "customer_id", "occurred_at", "recorded_at", "data", "prev_hash",
+           "hash")
 
 
 def canonical_json(value: Any) -> str:
@@ -84,34 +77,14 @@ def compute_hash(row: Any) -> str:
     return hashlib.sha256(canonical_json(content(row)).encode()).hexdigest()
 
 
-def lock_head(session: Session) -> AuditChainHead:
-    """The chain head, locked until the transaction ends (FOR UPDATE is a no-op on SQLite)."""
-    row = session.connection().execute(select(_HEAD).where(_HEAD.c.id == CHAIN_HEAD_ID).with_for_update()).first()
-    if row is None:  # tables made with create_all rather than the migration
-        session.connection().execute(_HEAD.insert().values(id=CHAIN_HEAD_ID, sequence=0, hash=GENESIS_HASH,
-                                                          base_sequence=0, base_hash=GENESIS_HASH))
-        row = session.connection().execute(select(_HEAD).where(_HEAD.c.id == CHAIN_HEAD_ID).with_for_update()).one()
-    return AuditChainHead(id=row.id, sequence=row.sequence, hash=row.hash, base_sequence=row.base_sequence,
-                          base_hash=row.base_hash)
-
-
-def read_head(session: Session) -> AuditChainHead:
-    row = session.connection().execute(select(_HEAD).where(_HEAD.c.id == CHAIN_HEAD_ID)).first()
-    if row is None:
-        return AuditChainHead(id=CHAIN_HEAD_ID, sequence=0, hash=GENESIS_HASH, base_sequence=0,
-                              base_hash=GENESIS_HASH)
-    return AuditChainHead(id=row.id, sequence=row.sequence, hash=row.hash, base_sequence=row.base_sequence,
-                          base_hash=row.base_hash)
-
-
-def append(session: Session, new: NewRecord) -> AuditRecord:
+def append(repository: Repository, new: NewRecord) -> AuditRecord:
     """Give `new` the next sequence, link and hash it, store it and move the head. Caller's transaction."""
-    return append_many(session, [new])[0]
+    return append_many(repository, [new])[0]
 
 
-def append_many(session: Session, news: list[NewRecord]) -> list[AuditRecord]:
-    """Append records in order with one lock, one multi-row insert and one head update."""
-    head = lock_head(session)
+def append_many(repository: Repository, news: list[NewRecord]) -> list[AuditRecord]:
+    """Append records in order with one head lock, one multi-row insert and one head update."""
+    head = repository.lock_head()
     sequence, previous = head.sequence, head.hash
     records = []
     for new in news:
@@ -126,11 +99,8 @@ def append_many(session: Session, news: list[NewRecord]) -> list[AuditRecord]:
         records.append(record)
     if not records:
         return records
-    columns = [column.name for column in _RECORDS.c]
-    session.connection().execute(_RECORDS.insert(), [{name: getattr(record, name) for name in columns}
-                                                     for record in records])
-    session.connection().execute(update(_HEAD).where(_HEAD.c.id == CHAIN_HEAD_ID)
-                                 .values(sequence=sequence, hash=previous))
+    repository.insert_records([{name: getattr(record, name) for name in COLUMNS} for record in records])
+    repository.move_head(sequence, previous)
     return records
 
 
@@ -157,29 +127,13 @@ class Verification:
         return body
 
 
-def _stream(session: Session, after: int, batch: int) -> Iterator[tuple[int, int, Any]]:
-    """Records and tombstones after `after`, merged in sequence order: (sequence, kind, row)."""
-    def rows(table: Any, kind: int) -> Iterator[tuple[int, int, Any]]:
-        last = after
-        while True:
-            page = session.connection().execute(
-                select(table).where(table.c.sequence > last).order_by(table.c.sequence).limit(batch)).all()
-            for row in page:
-                yield int(row.sequence), kind, row
-            if len(page) < batch:
-                return
-            last = int(page[-1].sequence)
-
-    return heapq.merge(rows(_RECORDS, 0), rows(_TOMBSTONES, 1))
-
-
-def verify(session: Session, *, start: Any = None, trusted: dict[int, str] | None = None,
+def verify(repository: Repository, *, start: Any = None, trusted: dict[int, str] | None = None,
            batch: int = 5000) -> Verification:
     """Recompute the chain from `start` (a checkpoint already checked by the caller) or from its base.
 
     `trusted` maps sequences to hashes held elsewhere (signed checkpoints): the chain must agree there.
     """
-    head = read_head(session)
+    head = repository.read_head()
     if start is not None:
         expected, previous = start.sequence + 1, start.hash
     else:
@@ -192,12 +146,12 @@ def verify(session: Session, *, start: Any = None, trusted: dict[int, str] | Non
         result.ok, result.first_bad_sequence, result.problem = False, sequence, problem
         return result
 
-    for sequence, kind, row in _stream(session, expected - 1, batch):
+    for sequence, kind, row in repository.chain_rows(expected - 1, batch):
         if sequence != expected:
             return bad(expected, "missing" if sequence > expected else "duplicate")
         if row.prev_hash != previous:
             return bad(sequence, "prev_hash does not link to the previous record")
-        if kind == 0 and compute_hash(row) != row.hash:
+        if kind == RECORD_KIND and compute_hash(row) != row.hash:
             return bad(sequence, "content does not match its hash")
         if sequence in trusted and trusted[sequence] != row.hash:
             return bad(sequence, "differs from a signed checkpoint")

@@ -12,13 +12,8 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
-
 from functions.audit import chain
-from functions.audit.models import AuditCheckpoint
-
-_CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+from functions.audit.repository import Repository
 
 
 class CheckpointError(Exception):
@@ -39,18 +34,15 @@ def signature_valid(key: bytes, checkpoint: Any) -> bool:
     return hmac.compare_digest(expected, checkpoint.signature)
 
 
-def create(session: Session, key: bytes | None, now: datetime, note: str = "manual",
-           at: tuple[int, str] | None = None) -> AuditCheckpoint:
+def create(repository: Repository, key: bytes | None, now: datetime, note: str = "manual",
+           at: tuple[int, str] | None = None) -> Any:
     """Sign the current head (or `at`), locking the head so no append slips in between."""
     if not key:
         raise CheckpointError("set PAYMESH_AUDIT_CHECKPOINT_KEY to sign checkpoints")
-    head = chain.lock_head(session)
+    head = repository.lock_head()
     sequence, head_hash = at or (head.sequence, head.hash)
-    checkpoint = AuditCheckpoint(sequence=sequence, hash=head_hash, created_at=now, note=note[:200],
-                                 signature=sign(key, sequence, head_hash, now))
-    session.add(checkpoint)
-    session.flush()
-    return checkpoint
+    return repository.insert_checkpoint({"sequence": sequence, "hash": head_hash, "created_at": now,
+                                         "note": note[:200], "signature": sign(key, sequence, head_hash, now)})
 
 
 def checkpoint_json(row: Any) -> dict[str, Any]:
@@ -59,14 +51,10 @@ def checkpoint_json(row: Any) -> dict[str, Any]:
             "algorithm": "HMAC-SHA256"}
 
 
-def all_checkpoints(session: Session) -> list[Any]:
-    return list(session.connection().execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id)).all())
-
-
-def verify_log(session: Session, key: bytes | None, checkpoint_id: int | None = None) -> chain.Verification:
+def verify_log(repository: Repository, key: bytes | None, checkpoint_id: int | None = None) -> chain.Verification:
     """Verify the chain from a checkpoint, or from its stored start, against every checkpoint held."""
-    head = chain.read_head(session)
-    checkpoints = all_checkpoints(session)
+    head = repository.read_head()
+    checkpoints = repository.checkpoints()
     if key:
         for checkpoint in checkpoints:
             if not signature_valid(key, checkpoint):
@@ -85,4 +73,4 @@ def verify_log(session: Session, key: bytes | None, checkpoint_id: int | None = 
                                   "the chain's purged start is not covered by a checkpoint")
     begin = int(start.sequence) if start is not None else head.base_sequence
     trusted = {int(item.sequence): item.hash for item in checkpoints if item.sequence > begin}
-    return chain.verify(session, start=start, trusted=trusted)
+    return chain.verify(repository, start=start, trusted=trusted)

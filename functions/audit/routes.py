@@ -1,54 +1,66 @@
-"""Read-only HTTP routes: the query API, export, verification and checkpoints."""
+"""Read-only HTTP routes: the query API, export, verification and checkpoints.
+
+Query strings are read only through Query.text/integer/time, so a bad value is a 400 naming it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from functions.audit import checkpoints, records, retention
+from functions.audit.records import DEFAULT_LIMIT, FILTERS, MAX_LIMIT, Filters
+from functions.audit.repository import Repository, export_batched
+from functions.audit.settings import AuditSettings
+from shared.contract import Query, Reply, Stream, bad_query
 
-from functions.audit import checkpoints, queries, retention
-from shared.contract import Query, Reply, Stream
-from shared.errors import EventError
-
-
-def checkpoint_key(settings: Any) -> bytes | None:
-    secret = getattr(settings, "audit_checkpoint_key", None)
-    return secret.get_secret_value().encode() if secret is not None else None
+ID_MAX = 2**63 - 1
 
 
-def list_events(q: Query) -> Reply:
-    return Reply(queries.page(q.session, q.args))
+def filters(q: Query) -> Filters:
+    equals = {column: value for name, column in FILTERS.items() if (value := q.text(name)) is not None}
+    return Filters(equals, q.time("from"), q.time("to"))
 
 
-def get_event(q: Query) -> Reply:
-    found = queries.find(q.session, q.params["id"])
-    if found is None:
-        return Reply({"error": "not_found", "message": f"no audit record {q.params['id']}"}, 404)
-    return Reply(found)
+class AuditRoutes:
+    """The routes, bound to the function's settings at wiring time."""
 
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
 
-def export_events(q: Query) -> Stream:
-    """JSON lines, streamed in keyset batches; bad parameters are answered 400 before streaming starts."""
-    queries.parse_filters(q.args)
-    args = dict(q.args)
-    return Stream(lambda open_session: (queries.json_line(item) for item in queries.export_batched(open_session, args)))
+    def list_events(self, q: Query) -> Reply:
+        """`{"items": [...], "nextCursor": str | None}`, ordered by (occurred_at, sequence)."""
+        chosen = filters(q)
+        limit = q.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        cursor = q.text("cursor")
+        after = records.decode_cursor(cursor) if cursor is not None else None
+        rows = Repository(q.session).page(chosen, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Reply({"items": [records.record_json(row) for row in rows],
+                      "nextCursor": records.encode_cursor(rows[-1]) if more else None})
 
+    def get_event(self, q: Query) -> Reply:
+        found = Repository(q.session).find(q.params["id"])
+        if found is None:
+            return Reply({"error": "not_found", "message": f"no audit record {q.params['id']}"}, 404)
+        return Reply(records.record_json(found))
 
-def verify_chain(q: Query) -> Reply:
-    checkpoint_id: int | None = None
-    if q.args.get("checkpoint"):
+    def export_events(self, q: Query) -> Stream:
+        """JSON lines, streamed in keyset batches; bad parameters are answered 400 before streaming starts."""
+        chosen = filters(q)
+        return Stream(lambda open_session: (records.json_line(records.record_json(row))
+                                            for row in export_batched(open_session, chosen)))
+
+    def verify_chain(self, q: Query) -> Reply:
+        checkpoint_id = q.integer("checkpoint", 0, 1, ID_MAX) or None
         try:
-            checkpoint_id = int(q.args["checkpoint"])
-        except ValueError:
-            raise EventError.field(400, "invalid_query", "checkpoint", "integer", "checkpoint must be an id") from None
-    try:
-        result = checkpoints.verify_log(q.session, checkpoint_key(q.settings), checkpoint_id)
-    except checkpoints.CheckpointError as error:
-        raise EventError.field(400, "invalid_query", "checkpoint", "checkpoint", str(error)) from None
-    return Reply(result.to_json())
+            result = checkpoints.verify_log(Repository(q.session), self.settings.checkpoint_key(), checkpoint_id)
+        except checkpoints.CheckpointError as error:
+            raise bad_query("checkpoint", "checkpoint", str(error)) from None
+        return Reply(result.to_json())
 
+    def list_checkpoints(self, q: Query) -> Reply:
+        rows = Repository(q.session).checkpoints()
+        return Reply({"items": [checkpoints.checkpoint_json(row) for row in rows]})
 
-def list_checkpoints(q: Query) -> Reply:
-    return Reply({"items": [checkpoints.checkpoint_json(row) for row in checkpoints.all_checkpoints(q.session)]})
-
-
-def list_holds(q: Query) -> Reply:
-    return Reply({"items": retention.list_holds(q.session, active_only=q.args.get("active") == "true")})
+    def list_holds(self, q: Query) -> Reply:
+        active_only = q.text("active") == "true"
+        return Reply({"items": retention.list_holds(Repository(q.session), active_only=active_only)})

@@ -19,23 +19,31 @@ An alert's id is derived from the rule and the triggering event ids, so a recomp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import func, select
-from sqlmodel import Session
-
-from functions.audit.models import AuditRecord, AuditUpstreamSequence
+from functions.audit.models import AuditRecord
 from functions.audit.sensitive import Finding
 from shared.events import ComplianceAlert
 from shared.money import Money, MoneyError
 
 Severity = Literal["low", "medium", "high", "critical"]
 FAILED_PAYMENT_ACTIONS = ("payment.failed", "fraud.declined")
-_RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
-_SEQUENCES = AuditUpstreamSequence.__table__  # type: ignore[attr-defined]
+
+
+class History(Protocol):
+    """What the rules need to know about earlier records (the repository answers it)."""
+
+    def failed_event_ids(self, customer_id: str, actions: Sequence[str], after: datetime,
+                         until: datetime) -> list[str]: ...
+
+    def upstream_event_id(self, stream: str, sequence: int) -> str | None: ...
+
+    def upstream_highest(self, stream: str) -> int | None: ...
+
+    def remember_upstream(self, stream: str, sequence: int, event_id: str, seen_at: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +104,11 @@ def large_transaction(record: AuditRecord, details: dict[str, Any], settings: Ru
     return None
 
 
-def failed_payments(session: Session, record: AuditRecord, settings: RuleSettings) -> ComplianceAlert | None:
+def failed_payments(history: History, record: AuditRecord, settings: RuleSettings) -> ComplianceAlert | None:
     if record.action not in FAILED_PAYMENT_ACTIONS or not record.customer_id:
         return None
-    statement = (select(_RECORDS.c.event_id).where(
-        _RECORDS.c.customer_id == record.customer_id, _RECORDS.c.action.in_(FAILED_PAYMENT_ACTIONS),
-        _RECORDS.c.occurred_at > record.occurred_at - settings.failed_window,
-        _RECORDS.c.occurred_at <= record.occurred_at).order_by(_RECORDS.c.occurred_at, _RECORDS.c.sequence))
-    event_ids = list(session.connection().execute(statement).scalars())
+    event_ids = history.failed_event_ids(record.customer_id, FAILED_PAYMENT_ACTIONS,
+                                         record.occurred_at - settings.failed_window, record.occurred_at)
     count = len(event_ids)
     if count < settings.failed_threshold or count % settings.failed_threshold:
         return None
@@ -136,24 +141,21 @@ def sensitive_data(record: AuditRecord, findings: list[Finding]) -> list[Complia
     return alerts
 
 
-def upstream_sequence(session: Session, record: AuditRecord, metadata: dict[str, Any]) -> ComplianceAlert | None:
+def upstream_sequence(history: History, record: AuditRecord, metadata: dict[str, Any]) -> ComplianceAlert | None:
     sequence = metadata.get("sequence")
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         return None
     stream_name = metadata.get("stream")
     stream = f"{record.service}|{stream_name if isinstance(stream_name, str) else record.event_source}"[:600]
-    connection = session.connection()
-    seen = connection.execute(select(_SEQUENCES.c.event_id).where(
-        _SEQUENCES.c.stream == stream, _SEQUENCES.c.sequence == sequence)).scalar_one_or_none()
+    seen = history.upstream_event_id(stream, sequence)
     if seen is not None:
         if seen == record.event_id:
             return None
         return make_alert("upstream-sequence-fork", "high",
                           f"stream {stream} used sequence {sequence} for two events",
                           subject=record.subject, event_ids=[seen, record.event_id], raised_at=record.recorded_at)
-    highest = connection.execute(select(func.max(_SEQUENCES.c.sequence)).where(_SEQUENCES.c.stream == stream)).scalar()
-    connection.execute(_SEQUENCES.insert().values(stream=stream, sequence=sequence, event_id=record.event_id,
-                                                  seen_at=record.recorded_at))
+    highest = history.upstream_highest(stream)
+    history.remember_upstream(stream, sequence, record.event_id, record.recorded_at)
     if highest is not None and sequence > highest + 1:
         return make_alert("upstream-sequence-gap", "medium",
                           f"stream {stream} jumped from sequence {highest} to {sequence}",
@@ -161,13 +163,13 @@ def upstream_sequence(session: Session, record: AuditRecord, metadata: dict[str,
     return None
 
 
-def evaluate(session: Session, record: AuditRecord, details: dict[str, Any], *, metadata: dict[str, Any],
+def evaluate(history: History, record: AuditRecord, details: dict[str, Any], *, metadata: dict[str, Any],
              findings: list[Finding], settings: RuleSettings) -> list[ComplianceAlert]:
     alerts: list[ComplianceAlert | None] = [
         large_transaction(record, details, settings),
-        failed_payments(session, record, settings),
+        failed_payments(history, record, settings),
         ledger_rejection(record),
         *sensitive_data(record, findings),
-        upstream_sequence(session, record, metadata),
+        upstream_sequence(history, record, metadata),
     ]
     return [alert for alert in alerts if alert is not None]

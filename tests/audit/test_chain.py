@@ -10,6 +10,7 @@ import pytest
 
 from functions.audit import chain
 from functions.audit.models import GENESIS_HASH
+from functions.audit.repository import RECORDS, Repository
 from tests.audit.helpers import Audit, audit_function
 from tests.support import reply_json
 
@@ -129,11 +130,11 @@ def test_rewritten_tail_is_caught_by_a_signed_checkpoint(audit: Audit) -> None:
 
         from functions.audit import checkpoints
 
-        checkpoints.create(session, b"test-checkpoint-key", datetime.now(UTC))
+        checkpoints.create(Repository(session), b"test-checkpoint-key", datetime.now(UTC))
     # A forger who recomputes every hash from row 2 on and moves the head cannot fix the checkpoint.
     audit.execute("UPDATE audit_records SET actor = 'forger' WHERE sequence >= 2")
     with audit.store.session() as session:
-        rows = session.connection().execute(chain._RECORDS.select().order_by(chain._RECORDS.c.sequence)).all()
+        rows = session.connection().execute(RECORDS.select().order_by(RECORDS.c.sequence)).all()
     previous = GENESIS_HASH
     for row in rows:
         values = {**row._mapping, "prev_hash": previous}
@@ -154,7 +155,7 @@ def test_verify_from_a_checkpoint_and_bad_signature(audit: Audit) -> None:
     from functions.audit import checkpoints
 
     with audit.store.session() as session:
-        made = checkpoints.create(session, b"test-checkpoint-key", datetime.now(UTC), note="t")
+        made = checkpoints.create(Repository(session), b"test-checkpoint-key", datetime.now(UTC), note="t")
     fill(audit, 2)
     result = verify(audit, checkpoint=str(made.id))
     assert result["ok"] is True and result["count"] == 2 and result["from"] == 3

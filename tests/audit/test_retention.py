@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.audit import checkpoints, retention
+from functions.audit.repository import Repository
 from paymesh.audit import app as audit_cli
 from tests.audit.helpers import KEY, Audit, audit_function
 from tests.support import reply_json
@@ -30,7 +31,7 @@ def audit(backend: str, tmp_path: Path) -> Iterator[Audit]:
 
 def purge(audit: Audit, now: datetime, *, dry_run: bool = False) -> retention.PurgeReport:
     with audit.store.session() as session:
-        return retention.purge(session, key=KEY.encode(), retention_days=audit.settings.audit_retention_days,
+        return retention.purge(Repository(session), key=KEY.encode(), retention_days=audit.settings.audit_retention_days,
                                now=now, dry_run=dry_run, actor="test")
 
 
@@ -50,7 +51,7 @@ def test_default_retention_is_seven_years(audit: Audit) -> None:
 
 def test_dry_run_counts_and_changes_nothing(audit: Audit) -> None:
     with audit.store.session() as session:
-        retention.place_hold(session, "subject", "pay_1", reason="case 1", actor="test", now=NOW)
+        retention.place_hold(Repository(session), "subject", "pay_1", reason="case 1", actor="test", now=NOW)
     report = purge(audit, LATER, dry_run=True)
     assert (report.expired, report.held, report.purged, report.dry_run) == (7, 1, 0, True)
     assert len(subjects(audit)) == 7 and verify(audit)["count"] == 7
@@ -58,8 +59,8 @@ def test_dry_run_counts_and_changes_nothing(audit: Audit) -> None:
 
 def test_purge_keeps_held_records_records_itself_and_stays_verifiable(audit: Audit) -> None:
     with audit.store.session() as session:
-        retention.place_hold(session, "subject", "pay_2", reason="case 1", actor="test", now=NOW)
-        retention.place_hold(session, "correlation", "corr_4", reason="case 2", actor="test", now=NOW)
+        retention.place_hold(Repository(session), "subject", "pay_2", reason="case 1", actor="test", now=NOW)
+        retention.place_hold(Repository(session), "correlation", "corr_4", reason="case 2", actor="test", now=NOW)
     report = purge(audit, LATER)
     # 6 events + 2 hold records, 2 held: sequences 1-2 form a purged prefix, 4, 6, 7, 8 become tombstones.
     assert (report.expired, report.held, report.purged, report.base_sequence) == (8, 2, 6, 2)
@@ -73,9 +74,9 @@ def test_purge_keeps_held_records_records_itself_and_stays_verifiable(audit: Aud
 
     # Release the holds; a later purge removes the rest and the chain still verifies from the new base.
     with audit.store.session() as session:
-        assert retention.release_hold(session, 1, "test", NOW)
-        assert retention.release_hold(session, 2, "test", NOW)
-        assert not retention.release_hold(session, 2, "test", NOW)
+        assert retention.release_hold(Repository(session), 1, "test", NOW)
+        assert retention.release_hold(Repository(session), 2, "test", NOW)
+        assert not retention.release_hold(Repository(session), 2, "test", NOW)
     second = purge(audit, LATER + timedelta(days=365))
     # The first purge's own record (written "later") is not expired yet: it becomes the new start.
     assert second.purged == 4 and second.base_sequence == 8
@@ -87,7 +88,7 @@ def test_purge_keeps_held_records_records_itself_and_stays_verifiable(audit: Aud
 
 def test_tampering_after_a_purge_is_still_found(audit: Audit) -> None:
     with audit.store.session() as session:
-        retention.place_hold(session, "subject", "pay_2", reason="case", actor="test", now=NOW)
+        retention.place_hold(Repository(session), "subject", "pay_2", reason="case", actor="test", now=NOW)
     purge(audit, LATER)
     audit.execute("DELETE FROM audit_tombstones WHERE sequence = 5")
     assert verify(audit)["firstBadSequence"] == 5
@@ -106,7 +107,7 @@ def test_moving_the_base_without_a_checkpoint_is_found(audit: Audit) -> None:
 
 def test_purge_needs_a_checkpoint_key(audit: Audit) -> None:
     with audit.store.session() as session, pytest.raises(checkpoints.CheckpointError):
-        retention.purge(session, key=None, retention_days=1, now=LATER, dry_run=False)
+        retention.purge(Repository(session), key=None, retention_days=1, now=LATER, dry_run=False)
 
 
 def test_cli_verify_checkpoint_hold_purge_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,18 +1,22 @@
-"""Storing one audit event: scrub, append to the chain, run the compliance rules."""
+"""Storing one audit event: scrub, append to the chain, run the compliance rules.
+
+`bind(settings)` gives the handler for the function's own settings, at wiring time (app.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from sqlmodel import Session
 
 from functions.audit import chain, rules
 from functions.audit.metrics import AUDIT_EVENTS, COMPLIANCE_VIOLATIONS
 from functions.audit.models import AuditRecord
+from functions.audit.repository import Repository
 from functions.audit.sensitive import Finding, scrub
+from functions.audit.settings import AuditSettings
 from shared.contract import Context, Emit
 from shared.events import AuditEvent, ComplianceAlert
 
@@ -63,7 +67,7 @@ def _prepare(item: Incoming, now: datetime) -> _Prepared:
     return _Prepared(new, details, metadata, findings)
 
 
-def record_events(session: Session, items: list[Incoming], *, now: datetime, settings: rules.RuleSettings
+def record_events(repository: Repository, items: list[Incoming], *, now: datetime, settings: rules.RuleSettings
                   ) -> tuple[list[AuditRecord], list[ComplianceAlert]]:
     """Append `items` (masked) to the chain in order; answer the records and the alerts they raise.
 
@@ -71,31 +75,34 @@ def record_events(session: Session, items: list[Incoming], *, now: datetime, set
     later item of the same batch; the HTTP path always passes one item.
     """
     prepared = [_prepare(item, now) for item in items]
-    records = chain.append_many(session, [item.new for item in prepared])
+    records = chain.append_many(repository, [item.new for item in prepared])
     alerts: list[ComplianceAlert] = []
     for record, item in zip(records, prepared, strict=True):
-        raised = rules.evaluate(session, record, item.details, metadata=item.metadata, findings=item.findings,
+        raised = rules.evaluate(repository, record, item.details, metadata=item.metadata, findings=item.findings,
                                 settings=settings)
         alerts += raised
     return records, alerts
 
 
-def rule_settings(settings: Any) -> rules.RuleSettings:
-    return rules.RuleSettings(
-        large_thresholds=dict(settings.audit_large_transaction_thresholds),
-        failed_threshold=settings.audit_failed_payments_threshold,
-        failed_window=timedelta(minutes=settings.audit_failed_payments_window_minutes))
+AuditHandler = Callable[[Context, AuditEvent], list[Emit]]
 
 
-def handle(ctx: Context, data: AuditEvent) -> list[Emit]:
-    item = Incoming(data, ctx.event.source, ctx.event.id, ctx.event.type, ctx.event.correlation_id)
-    records, alerts = record_events(ctx.session, [item], now=ctx.now, settings=rule_settings(ctx.settings))
+def bind(settings: AuditSettings) -> AuditHandler:
+    """The handler of the three audit event types, for these settings."""
+    rule_settings = settings.rule_settings()
 
-    def count() -> None:
-        for record in records:
-            AUDIT_EVENTS.labels(record.service, record.outcome).inc()
-        for alert in alerts:
-            COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
+    def handle(ctx: Context, data: AuditEvent) -> list[Emit]:
+        item = Incoming(data, ctx.event.source, ctx.event.id, ctx.event.type, ctx.event.correlation_id)
+        records, alerts = record_events(Repository(ctx.session), [item], now=ctx.now, settings=rule_settings)
 
-    ctx.after_commit(count)
-    return [Emit(alert, subject=alert.subject or alert.alert_id, partition_key=alert.alert_id) for alert in alerts]
+        def count() -> None:
+            for record in records:
+                AUDIT_EVENTS.labels(record.service, record.outcome).inc()
+            for alert in alerts:
+                COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
+
+        ctx.after_commit(count)
+        return [Emit(alert, subject=alert.subject or alert.alert_id, partition_key=alert.alert_id)
+                for alert in alerts]
+
+    return handle
