@@ -53,12 +53,31 @@ def recent_activity(session: Session, customer_id: str, currency: str, since: da
 # ---- hot-path writes -----------------------------------------------------------------------------
 
 def insert_payment(session: Session, payment: Payment) -> None:
-    """Write a decided payment; a concurrent request for the same payment id fails here (IntegrityError)."""
+    """Claim the payment id before the gateway is asked. A concurrent request for the same id waits here
+    (PostgreSQL: on the uncommitted key; SQLite: writers are serialized) and then fails (IntegrityError),
+    so the runtime runs it again and it finds this record."""
     session.connection().execute(sa.insert(PAYMENTS).values(_row(payment, PAYMENTS)))
 
 
+def finish_payment(session: Session, payment: Payment) -> None:
+    """Write what the decision settled on the payment inserted at the start of its request."""
+    session.connection().execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment.payment_id)
+        .values(status=payment.status, gateway_reference=payment.gateway_reference,
+                failure_reason=payment.failure_reason, fee_minor=payment.fee_minor, net_minor=payment.net_minor,
+                updated_at=payment.updated_at))
+
+
 def insert_refund(session: Session, refund: Refund) -> None:
+    """Claim the refund id; a concurrent request for it fails here (IntegrityError)."""
     session.connection().execute(sa.insert(REFUNDS).values(_row(refund, REFUNDS)))
+
+
+def finish_refund(session: Session, refund: Refund) -> None:
+    session.connection().execute(
+        sa.update(REFUNDS).where(REFUNDS.c.refund_id == refund.refund_id)
+        .values(status=refund.status, failure_reason=refund.failure_reason,
+                gateway_reference=refund.gateway_reference))
 
 
 def record_refund(session: Session, payment_id: str, *, status: str, refunded_minor: int,
