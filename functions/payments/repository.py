@@ -8,7 +8,6 @@ work, no identity-map bookkeeping. Records are built in memory as model instance
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -18,10 +17,6 @@ from functions.payments.models import Payment, Refund
 
 PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
 REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
-
-
-def _row(record: Payment | Refund, table: sa.Table) -> dict[str, Any]:
-    return {column.name: getattr(record, column.name) for column in table.columns}
 
 
 # ---- reads ---------------------------------------------------------------------------------------
@@ -56,7 +51,7 @@ def insert_payment(session: Session, payment: Payment) -> None:
     """Claim the payment id before the gateway is asked. A concurrent request for the same id waits here
     (PostgreSQL: on the uncommitted key; SQLite: writers are serialized) and then fails (IntegrityError),
     so the runtime runs it again and it finds this record."""
-    session.connection().execute(sa.insert(PAYMENTS).values(_row(payment, PAYMENTS)))
+    session.connection().execute(sa.insert(PAYMENTS).values(payment.model_dump()))
 
 
 def finish_payment(session: Session, payment: Payment) -> None:
@@ -70,7 +65,7 @@ def finish_payment(session: Session, payment: Payment) -> None:
 
 def insert_refund(session: Session, refund: Refund) -> None:
     """Claim the refund id; a concurrent request for it fails here (IntegrityError)."""
-    session.connection().execute(sa.insert(REFUNDS).values(_row(refund, REFUNDS)))
+    session.connection().execute(sa.insert(REFUNDS).values(refund.model_dump()))
 
 
 def finish_refund(session: Session, refund: Refund) -> None:
