@@ -1,4 +1,4 @@
-"""The events a decision emits: the outcome event first (it is the HTTP reply), then its audit record."""
+"""The events a decision emits: the outcome event always first (it is the HTTP reply), then the audit records."""
 
 from __future__ import annotations
 
@@ -36,12 +36,13 @@ def payment_processed(ctx: Context, data: PaymentRequested, *, fee: Money, gatew
 
 
 def payment_failed(ctx: Context, data: PaymentRequested, *, reason: str, message: str, action: str, gateway: str,
-                   fraud: dict[str, Any]) -> list[Emit]:
+                   fraud: dict[str, Any], review: list[Emit]) -> list[Emit]:
+    """payment-failed, then the `review` audit records (if any), then the failure's audit record."""
     failed = PaymentFailed(payment_id=data.payment_id, customer_id=data.customer_id,
                            merchant_id=data.merchant_id, amount=data.amount, currency=data.currency,
                            reason=reason, message=message, failed_at=ctx.now, metadata=data.metadata)
     outcome: Outcome = "rejected" if reason == reasons.FRAUD_DECLINED else "failure"
-    return [Emit(failed),
+    return [Emit(failed), *review,
             audit(ctx, action, outcome, data.payment_id, customer_id=data.customer_id,
                   merchant_id=data.merchant_id, amount=data.money, reason=reason,
                   extra={"gateway": gateway, "message": message, **fraud})]

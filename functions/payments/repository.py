@@ -8,7 +8,6 @@ work, no identity-map bookkeeping. Records are built in memory as model instance
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -18,10 +17,6 @@ from functions.payments.models import Payment, Refund
 
 PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
 REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
-
-
-def _row(record: Payment | Refund, table: sa.Table) -> dict[str, Any]:
-    return {column.name: getattr(record, column.name) for column in table.columns}
 
 
 # ---- reads ---------------------------------------------------------------------------------------
@@ -53,12 +48,31 @@ def recent_activity(session: Session, customer_id: str, currency: str, since: da
 # ---- hot-path writes -----------------------------------------------------------------------------
 
 def insert_payment(session: Session, payment: Payment) -> None:
-    """Write a decided payment; a concurrent request for the same payment id fails here (IntegrityError)."""
-    session.connection().execute(sa.insert(PAYMENTS).values(_row(payment, PAYMENTS)))
+    """Claim the payment id before the gateway is asked. A concurrent request for the same id waits here
+    (PostgreSQL: on the uncommitted key; SQLite: writers are serialized) and then fails (IntegrityError),
+    so the runtime runs it again and it finds this record."""
+    session.connection().execute(sa.insert(PAYMENTS).values(payment.model_dump()))
+
+
+def finish_payment(session: Session, payment: Payment) -> None:
+    """Write what the decision settled on the payment inserted at the start of its request."""
+    session.connection().execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment.payment_id)
+        .values(status=payment.status, gateway_reference=payment.gateway_reference,
+                failure_reason=payment.failure_reason, fee_minor=payment.fee_minor, net_minor=payment.net_minor,
+                updated_at=payment.updated_at))
 
 
 def insert_refund(session: Session, refund: Refund) -> None:
-    session.connection().execute(sa.insert(REFUNDS).values(_row(refund, REFUNDS)))
+    """Claim the refund id; a concurrent request for it fails here (IntegrityError)."""
+    session.connection().execute(sa.insert(REFUNDS).values(refund.model_dump()))
+
+
+def finish_refund(session: Session, refund: Refund) -> None:
+    session.connection().execute(
+        sa.update(REFUNDS).where(REFUNDS.c.refund_id == refund.refund_id)
+        .values(status=refund.status, failure_reason=refund.failure_reason,
+                gateway_reference=refund.gateway_reference))
 
 
 def record_refund(session: Session, payment_id: str, *, status: str, refunded_minor: int,

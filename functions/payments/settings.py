@@ -83,9 +83,12 @@ class PaymentsSettings(RuntimeSettings):
             check("payments_amount_limits", currency, high)
             if not 0 < low <= high:
                 raise ValueError(f"payments_amount_limits[{currency}]: need 0 < minimum <= maximum")
-        for name in ("payments_fee_fixed", "payments_fraud_amount_high", "payments_fraud_amount_very_high",
-                     "payments_fraud_velocity_max_amount"):
-            for currency, value in getattr(self, name).items():
+        per_currency = {"payments_fee_fixed": self.payments_fee_fixed,
+                        "payments_fraud_amount_high": self.payments_fraud_amount_high,
+                        "payments_fraud_amount_very_high": self.payments_fraud_amount_very_high,
+                        "payments_fraud_velocity_max_amount": self.payments_fraud_velocity_max_amount}
+        for name, amounts in per_currency.items():
+            for currency, value in amounts.items():
                 check(name, currency, value)
         if self.payments_fraud_review_score > self.payments_fraud_decline_score:
             raise ValueError("payments_fraud_review_score must not exceed payments_fraud_decline_score")
