@@ -15,13 +15,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.money import Money, MoneyError, to_decimal, validate_currency
 
@@ -447,3 +448,71 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema["title"] = event_type
         schemas[event_type] = schema
     return schemas
+
+
+# ---- gateway events, disputes, settlement reports (issue 18) ---------------------------------------
+
+GatewayEventKind = Literal["payment_succeeded", "dispute_opened", "dispute_closed", "payout_paid"]
+
+
+class GatewayEventReceived(EventData, MoneyFields):
+    """What a gateway reported asynchronously (a verified Stripe webhook), normalised. `reference` is the
+    payment's gateway reference (what payment-processed carried as gatewayReference), or the payout id."""
+
+    type_name: ClassVar[str] = "payments.gateway-event-received"
+    key_field: ClassVar[str] = "reference"
+
+    gateway: Identifier
+    gateway_event_id: Identifier
+    gateway_event_type: str = Field(min_length=1, max_length=100)
+    kind: GatewayEventKind
+    reference: Identifier
+    dispute_id: Identifier | None = None
+    dispute_reason: str | None = Field(default=None, max_length=100)
+    dispute_outcome: Literal["won", "lost"] | None = None
+    occurred_at: UtcTime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _fields_the_kind_needs(self) -> Self:
+        needed = {"disputeId": self.dispute_id} if self.kind.startswith("dispute_") else {}
+        if self.kind == "dispute_closed":
+            needed["disputeOutcome"] = self.dispute_outcome
+        missing = [InitErrorDetails(type=PydanticCustomError("required_by_kind", f"kind {self.kind!r} needs {name}"),
+                                    loc=(name,), input=None) for name, value in needed.items() if value is None]
+        if missing:
+            # raised as a ValidationError so each problem names its wire field, not the model as a whole
+            raise ValidationError.from_exception_data(type(self).__name__, missing)
+        return self
+
+
+class DisputeOpened(EventData, MoneyFields):
+    type_name: ClassVar[str] = "payments.dispute-opened"
+    key_field: ClassVar[str] = "payment_id"
+
+    dispute_id: Identifier
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    reason: str = Field(default="general", max_length=100)
+    gateway: Identifier
+    gateway_reference: str
+    opened_at: UtcTime = Field(default_factory=utcnow)
+
+
+class DisputeClosed(EventData, MoneyFields):
+    """`fee` is the chargeback fee the merchant bears: zero when the dispute was won."""
+
+    type_name: ClassVar[str] = "payments.dispute-closed"
+    key_field: ClassVar[str] = "payment_id"
+
+    dispute_id: Identifier
+    payment_id: Identifier
+    customer_id: Identifier
+    merchant_id: Identifier
+    outcome: Literal["won", "lost"]
+    fee: MoneyValue
+    gateway: Identifier
+    closed_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG.update({model.type_name: model for model in (GatewayEventReceived, DisputeOpened, DisputeClosed)})

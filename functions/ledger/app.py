@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from functions.ledger import routes
+from functions.ledger.dispute_handlers import DisputeHandlers
 from functions.ledger.handlers import LedgerHandlers
 from functions.ledger.metrics import BALANCES
 from functions.ledger.models import TABLES
 from functions.ledger.settings import LedgerSettings
 from shared.contract import FunctionSpec
-from shared.events import BalanceUpdated, LedgerAuditEvent, PaymentProcessed, RefundProcessed, TransactionRequested
+from shared.events import (
+    BalanceUpdated,
+    DisputeClosed,
+    DisputeOpened,
+    LedgerAuditEvent,
+    PaymentProcessed,
+    RefundProcessed,
+    TransactionRequested,
+)
 
 OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name})
 
@@ -21,6 +30,9 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.on(TransactionRequested, handlers.transaction_requested)
     spec.on(PaymentProcessed, handlers.payment_processed)
     spec.on(RefundProcessed, handlers.refund_processed)
+    disputes = DisputeHandlers(handlers)
+    spec.on(DisputeOpened, disputes.dispute_opened)
+    spec.on(DisputeClosed, disputes.dispute_closed)
     spec.get("/accounts/{account}/balances", routes.balances)
     spec.get("/accounts/{account}/entries", routes.entries)
     spec.get("/transactions/{transaction_id}", routes.transaction)

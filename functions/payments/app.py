@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from functions.payments.gateway_reports import GatewayReportHandlers
 from functions.payments.gateways import Gateway
 from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.handlers import PaymentHandlers
@@ -15,6 +16,9 @@ from functions.payments.routes import payment_view
 from functions.payments.settings import PaymentsSettings
 from shared.contract import FunctionSpec
 from shared.events import (
+    DisputeClosed,
+    DisputeOpened,
+    GatewayEventReceived,
     PaymentAuditEvent,
     PaymentFailed,
     PaymentProcessed,
@@ -27,7 +31,8 @@ from shared.events import (
 __all__ = ["OUTPUTS", "build_gateway", "build_spec"]
 
 OUTPUTS = frozenset({PaymentProcessed.type_name, PaymentFailed.type_name, RefundProcessed.type_name,
-                     RefundFailed.type_name, PaymentAuditEvent.type_name})
+                     RefundFailed.type_name, PaymentAuditEvent.type_name, DisputeOpened.type_name,
+                     DisputeClosed.type_name})
 
 
 def build_gateway(settings: PaymentsSettings) -> Gateway:
@@ -43,5 +48,6 @@ def build_spec(settings: PaymentsSettings, gateway: Gateway | None = None) -> Fu
     spec = FunctionSpec("payments", OUTPUTS, migrations=Path(__file__).parent / "migrations", tables=TABLES)
     spec.on(PaymentRequested, handlers.payment_requested)
     spec.on(RefundRequested, handlers.refund_requested)
+    spec.on(GatewayEventReceived, GatewayReportHandlers(settings).gateway_event_received)
     spec.get("/payments/{payment_id}", payment_view)
     return spec

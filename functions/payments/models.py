@@ -10,8 +10,9 @@ from sqlmodel import Field, SQLModel
 
 class Payment(SQLModel, table=True):
     __tablename__ = "payments_payments"
-    # Velocity rules read a customer's recent payments.
-    __table_args__ = (sa.Index("ix_payments_payments_customer_created", "customer_id", "created_at"),)
+    # Velocity rules read a customer's recent payments; a gateway's reports name only the gateway reference.
+    __table_args__ = (sa.Index("ix_payments_payments_customer_created", "customer_id", "created_at"),
+                      sa.Index("ix_payments_payments_gateway_reference", "gateway", "gateway_reference"))
 
     payment_id: str = Field(sa_type=sa.String(128), primary_key=True)
     customer_id: str = Field(sa_type=sa.String(128))
@@ -57,4 +58,21 @@ class Refund(SQLModel, table=True):
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
-TABLES = frozenset({Payment.__tablename__, Refund.__tablename__})
+class Dispute(SQLModel, table=True):
+    """A chargeback the gateway reported on a payment: open until the card network decides."""
+
+    __tablename__ = "payments_disputes"
+    __table_args__ = (sa.Index("ix_payments_disputes_payment_id", "payment_id"),)
+
+    dispute_id: str = Field(sa_type=sa.String(128), primary_key=True)
+    payment_id: str = Field(sa_type=sa.String(128))
+    amount_minor: int = Field(sa_type=sa.BigInteger())
+    currency: str = Field(sa_type=sa.String(3))
+    status: str = Field(sa_type=sa.String(8))  # open | won | lost
+    reason: str = Field(sa_type=sa.String(100))
+    fee_minor: int = Field(default=0, sa_type=sa.BigInteger())
+    opened_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+TABLES = frozenset({Payment.__tablename__, Refund.__tablename__, Dispute.__tablename__})

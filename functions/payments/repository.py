@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from functions.payments.fraud import Window
-from functions.payments.models import Payment, Refund
+from functions.payments.models import Dispute, Payment, Refund
 
 PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
 REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
@@ -81,3 +81,35 @@ def record_refund(session: Session, payment_id: str, *, status: str, refunded_mi
     session.connection().execute(
         sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment_id)
         .values(status=status, refunded_minor=refunded_minor, updated_at=updated_at))
+
+
+# ---- disputes and gateway reports ----------------------------------------------------------------
+
+DISPUTES: sa.Table = Dispute.__table__  # type: ignore[attr-defined]
+
+
+def lock_payment_by_reference(session: Session, gateway: str, reference: str) -> Payment | None:
+    """The payment a gateway's report names by its reference, locked like lock_payment."""
+    return session.exec(select(Payment).where(Payment.gateway == gateway, Payment.gateway_reference == reference)
+                        .with_for_update()).first()
+
+
+def lock_dispute(session: Session, dispute_id: str) -> Dispute | None:
+    return session.exec(select(Dispute).where(Dispute.dispute_id == dispute_id).with_for_update()).first()
+
+
+def insert_dispute(session: Session, dispute: Dispute) -> None:
+    """Claim the dispute id; a concurrent report of the same dispute fails here (IntegrityError) and is run
+    again by the runtime, finding this row."""
+    session.connection().execute(sa.insert(DISPUTES).values(dispute.model_dump()))
+
+
+def close_dispute(session: Session, dispute_id: str, *, status: str, fee_minor: int, closed_at: datetime) -> None:
+    session.connection().execute(
+        sa.update(DISPUTES).where(DISPUTES.c.dispute_id == dispute_id)
+        .values(status=status, fee_minor=fee_minor, closed_at=closed_at))
+
+
+def set_payment_status(session: Session, payment_id: str, status: str, updated_at: datetime) -> None:
+    session.connection().execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment_id).values(status=status, updated_at=updated_at))

@@ -70,6 +70,13 @@ class PaymentsSettings(RuntimeSettings):
     # BIN prefixes (1-8 digits) of card ranges to refuse, e.g. ranges seen in card-testing attacks.
     payments_fraud_blocked_bins: frozenset[Annotated[str, Field(pattern=r"^[0-9]{1,8}$")]] = frozenset()
 
+    # Chargeback fee the merchant bears when a dispute is lost (Stripe charges 15.00 per dispute); a currency
+    # not listed costs nothing. Stripe webhooks: the endpoint's signing secret and the timestamp tolerance.
+    payments_dispute_fee: dict[str, Decimal] = Field(default_factory=lambda: {
+        "USD": Decimal("15.00"), "EUR": Decimal("15.00"), "GBP": Decimal("15.00")})
+    payments_stripe_webhook_secret: SecretStr | None = None
+    payments_stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+
     @model_validator(mode="after")
     def _amounts_fit_their_currency(self) -> Self:
         def check(name: str, currency: str, value: Decimal) -> None:
@@ -86,7 +93,8 @@ class PaymentsSettings(RuntimeSettings):
         per_currency = {"payments_fee_fixed": self.payments_fee_fixed,
                         "payments_fraud_amount_high": self.payments_fraud_amount_high,
                         "payments_fraud_amount_very_high": self.payments_fraud_amount_very_high,
-                        "payments_fraud_velocity_max_amount": self.payments_fraud_velocity_max_amount}
+                        "payments_fraud_velocity_max_amount": self.payments_fraud_velocity_max_amount,
+                        "payments_dispute_fee": self.payments_dispute_fee}
         for name, amounts in per_currency.items():
             for currency, value in amounts.items():
                 check(name, currency, value)

@@ -4,6 +4,13 @@
         |            |             \\------------------------------^
         +------------+--> failed
 
+    captured | partially_refunded --opened--> disputed --won--> captured | partially_refunded (as it was)
+                                                   \\--lost--> charged_back
+
+A dispute (chargeback) can be opened on a captured or partly refunded payment; while it is open nothing
+is refunded (the card network decides the money). Won, the payment returns to where it was; lost, the
+disputed amount went back to the cardholder and the payment is closed as charged_back.
+
 An illegal transition raises IllegalTransitionError and changes nothing.
 """
 
@@ -19,16 +26,23 @@ class PaymentState(StrEnum):
     FAILED = "failed"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    DISPUTED = "disputed"
+    CHARGED_BACK = "charged_back"
 
 
 TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     PaymentState.REQUESTED: frozenset({PaymentState.AUTHORIZED, PaymentState.FAILED}),
     PaymentState.AUTHORIZED: frozenset({PaymentState.CAPTURED, PaymentState.FAILED}),
-    PaymentState.CAPTURED: frozenset({PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED}),
+    PaymentState.CAPTURED: frozenset({PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED,
+                                      PaymentState.DISPUTED}),
     # A second partial refund keeps the payment partially refunded.
-    PaymentState.PARTIALLY_REFUNDED: frozenset({PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED}),
+    PaymentState.PARTIALLY_REFUNDED: frozenset({PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED,
+                                                PaymentState.DISPUTED}),
     PaymentState.FAILED: frozenset(),
     PaymentState.REFUNDED: frozenset(),
+    PaymentState.DISPUTED: frozenset({PaymentState.CAPTURED, PaymentState.PARTIALLY_REFUNDED,
+                                      PaymentState.CHARGED_BACK}),
+    PaymentState.CHARGED_BACK: frozenset(),
 }
 
 REFUNDABLE = frozenset({PaymentState.CAPTURED, PaymentState.PARTIALLY_REFUNDED})
