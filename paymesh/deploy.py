@@ -37,6 +37,8 @@ app = typer.Typer()
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("payments", "ledger", "notifications", "audit")
+# Knative Services that run a function's image without being fed by a KafkaSource (knative/<name>.yaml).
+EXTRA_SERVICES = ("payments-gateway-events",)
 MANIFEST_NAMESPACE = "paymesh"
 SINK_INGRESS = "http://kafka-sink-ingress.knative-eventing.svc.cluster.local"
 PART_OF = "app.kubernetes.io/part-of=paymesh"
@@ -80,7 +82,8 @@ def retarget(doc: Document, target: Target) -> Document:
     if doc.get("kind") == "Service":
         old_prefix = f"{SINK_INGRESS}/{MANIFEST_NAMESPACE}/"
         for container in doc["spec"]["template"]["spec"]["containers"]:
-            container["image"] = target.image(meta["name"])
+            # one image per function: a second Service of a function runs that function's image
+            container["image"] = target.image(meta.get("labels", {}).get("app.kubernetes.io/name", meta["name"]))
             for env in container.get("env", []):
                 value = env.get("value")
                 if isinstance(value, str) and value.startswith(old_prefix):
@@ -165,7 +168,7 @@ def plan(out: Path, namespace: str, *, strimzi: bool = True) -> list[Step]:
              "sinks ready"),
         *(Step(("kn", "service", "create", fn, "--force", "--filename", str(out / f"knative/{fn}.yaml"), *ns),
                f"Knative Service {fn}: a new revision, exactly the manifest; waits until ready")
-          for fn in FUNCTIONS),
+          for fn in FUNCTIONS + EXTRA_SERVICES),
         Step(("kubectl", "apply", *files(*(f"eventing/{fn}/kafkasource.yaml" for fn in FUNCTIONS))),
              "KafkaSources last, once their Services and dead-letter sinks are ready"),
         Step(("kubectl", "wait", "--for=condition=Ready", "kafkasource", "-l", PART_OF, *ns, "--timeout=180s"),

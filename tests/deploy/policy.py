@@ -13,6 +13,8 @@ from shared.config import sink_env_name
 
 Document = dict[str, Any]
 SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)|DATABASE_URL")
+# A Service without a database (the gateway events service) says so; every other one needs its DATABASE_URL.
+STORE_ANNOTATION = "paymesh.dev/store"
 REQUIRED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/component")
 
 
@@ -32,13 +34,15 @@ def service_rules(doc: Document) -> Iterator[str]:
         if any(key not in labels for key in REQUIRED_LABELS) or labels.get("app.kubernetes.io/part-of") != "paymesh":
             yield f"{name}: labels {REQUIRED_LABELS} with part-of=paymesh are required"
     for container in template["spec"]["containers"]:
-        yield from _container_rules(name, container)
+        yield from _container_rules(name, container, template["metadata"].get("labels", {}).get(
+            "app.kubernetes.io/name", name), stateful=annotations.get(STORE_ANNOTATION) != "none")
         threads = {e["name"]: e.get("value") for e in container.get("env", [])}.get("THREADS")
         if threads != str(template["spec"].get("containerConcurrency")):
             yield f"{name}: THREADS (gunicorn threads) must equal containerConcurrency"
 
 
-def _container_rules(name: str, container: Document) -> Iterator[str]:
+def _container_rules(name: str, container: Document, image: str, *, stateful: bool) -> Iterator[str]:
+    """`image`: the function whose image it runs (its app.kubernetes.io/name); `stateful`: it has a store."""
     sc = container.get("securityContext", {})
     expected = {"runAsNonRoot": True, "runAsUser": 1001, "readOnlyRootFilesystem": True,
                 "allowPrivilegeEscalation": False}
@@ -57,11 +61,13 @@ def _container_rules(name: str, container: Document) -> Iterator[str]:
     for probe, path in (("readinessProbe", "/ready"), ("livenessProbe", "/live")):
         if container.get(probe, {}).get("httpGet", {}).get("path") != path:
             yield f"{name}: {probe} must be an httpGet on {path}"
-    if not re.fullmatch(rf"[^\s:]+(:\d+)?(/[^\s:]+)*/paymesh-{re.escape(name)}:[\w.-]+", container.get("image", "")):
-        yield f"{name}: image must be <registry>/paymesh-{name}:<tag>"
+    if not re.fullmatch(rf"[^\s:]+(:\d+)?(/[^\s:]+)*/paymesh-{re.escape(image)}:[\w.-]+", container.get("image", "")):
+        yield f"{name}: image must be <registry>/paymesh-{image}:<tag>"
     env = {item["name"]: item for item in container.get("env", [])}
-    if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
+    if stateful and "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
         yield f"{name}: DATABASE_URL must come from a Secret (secretKeyRef)"
+    if not stateful and "DATABASE_URL" in env:
+        yield f"{name}: declared {STORE_ANNOTATION}=none but is given a DATABASE_URL"
     for key, item in env.items():
         if SECRET_LIKE.search(key) and "value" in item:
             yield f"{name}: {key} looks secret and must come from a Secret, not a literal value"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from functions.payments.gateway_events.service import OUTPUTS as GATEWAY_EVENTS_OUTPUTS
 from paymesh.deploy import FUNCTIONS, SINK_INGRESS
 from shared.config import RuntimeSettings, sink_env_name
 from shared.contract import FunctionSpec
@@ -63,7 +64,7 @@ def test_dead_letters_go_to_the_function_dead_letter_topic(function: str) -> Non
 
 
 def test_every_sink_is_an_output_or_a_dead_letter_topic() -> None:
-    outputs = {t for function in FUNCTIONS for t in build_spec(function).outputs}
+    outputs = {t for function in FUNCTIONS for t in build_spec(function).outputs} | GATEWAY_EVENTS_OUTPUTS
     expected = outputs | {dead_letter_topic(function) for function in FUNCTIONS}
     assert {sink["spec"]["topic"] for sink in of_kind("KafkaSink")} == expected
 
@@ -71,3 +72,18 @@ def test_every_sink_is_an_output_or_a_dead_letter_topic() -> None:
 def test_every_consumed_topic_is_a_catalog_type() -> None:
     consumed = {t for source in of_kind("KafkaSource") for t in source["spec"]["topics"]}
     assert consumed <= set(CATALOG)
+
+
+def test_the_gateway_events_service_has_its_sink_and_env_var() -> None:
+    service = _by_name("Service")["payments-gateway-events"]
+    container = service["spec"]["template"]["spec"]["containers"][0]
+    env = {item["name"]: item for item in container["env"]}
+    assert {name for name in env if name.startswith("PAYMESH_SINK_")} == {sink_env_name(t) for t in GATEWAY_EVENTS_OUTPUTS}
+    for topic in GATEWAY_EVENTS_OUTPUTS:
+        sink_name = topic.replace(".", "-")
+        assert _by_name("KafkaSink")[sink_name]["spec"]["topic"] == topic
+        assert env[sink_env_name(topic)]["value"] == f"{SINK_INGRESS}/paymesh/{sink_name}"
+    assert env["PAYMESH_PAYMENTS_STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]["name"]
+    assert "functions/payments/gateway_events/main.py" in container["command"]
+    # what it publishes, payments consumes
+    assert build_spec("payments").consumes >= GATEWAY_EVENTS_OUTPUTS

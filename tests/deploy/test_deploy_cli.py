@@ -52,7 +52,7 @@ def test_dry_run_applies_every_rendered_file(tmp_path: Path) -> None:
     code, output, out = _deploy(tmp_path, "--dry-run")
     assert code == 0, output
     rendered = {str(path) for path in out.rglob("*.yaml")}
-    assert len(rendered) == 1 + 4 + 4 * 2 + 2  # namespace, services, sources+sinks, strimzi
+    assert len(rendered) == 1 + 5 + 4 * 2 + 2  # namespace, services (4 + gateway events), sources+sinks, strimzi
     assert all(path in output for path in rendered)
 
 
@@ -67,7 +67,8 @@ def test_rendered_manifests_move_to_the_target_namespace_and_registry(tmp_path: 
     for doc in docs:
         if doc["kind"] == "Service":
             container = doc["spec"]["template"]["spec"]["containers"][0]
-            assert container["image"] == f"registry.example.com/team/paymesh-{doc['metadata']['name']}:1.2.3"
+            function = doc["metadata"]["labels"]["app.kubernetes.io/name"]  # payments-gateway-events runs payments
+            assert container["image"] == f"registry.example.com/team/paymesh-{function}:1.2.3"
             sink_urls = [e["value"] for e in container["env"] if e["name"].startswith("PAYMESH_SINK_")]
             assert sink_urls and all(url.startswith(f"{SINK_INGRESS}/pay-staging/") for url in sink_urls)
     assert violations(docs) == []

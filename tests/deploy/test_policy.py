@@ -68,6 +68,10 @@ BREAKAGES: list[tuple[str, str, Callable[[Document], None], str]] = [
     ("Service", "threads differ from the hard limit",
      lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=1000), "THREADS"),
     ("Service", "unlabelled", lambda d: d["metadata"]["labels"].pop("app.kubernetes.io/component"), "labels"),
+    ("Service", "storeless by mistake", lambda d: _annotations(d).update({"paymesh.dev/store": "none"}),
+     "paymesh.dev/store=none but is given a DATABASE_URL"),
+    ("Service", "another function's image", lambda d: d["spec"]["template"]["metadata"]["labels"].update(
+        {"app.kubernetes.io/name": "ledger"}), "image must be <registry>/paymesh-ledger:<tag>"),
     ("KafkaSource", "default delivery", lambda d: d["spec"].pop("delivery"), "delivery must be explicit"),
     ("KafkaSource", "zero retries", lambda d: d["spec"]["delivery"].pop("retry"), "delivery.retry"),
     ("KafkaSource", "no backoff", lambda d: d["spec"]["delivery"].pop("backoffDelay"), "backoffDelay"),
@@ -96,5 +100,7 @@ def test_each_rule_catches_its_breakage(kind: str, label: str, mutate: Callable[
 def test_every_function_has_a_service_and_a_source() -> None:
     services = {doc["metadata"]["name"] for doc in of_kind("Service")}
     sources = {doc["metadata"]["name"] for doc in of_kind("KafkaSource")}
-    assert services == {"payments", "ledger", "notifications", "audit"}
-    assert sources == {f"{name}-source" for name in services}
+    functions = {"payments", "ledger", "notifications", "audit"}
+    # the gateway events service runs the payments image and reads no topic: Stripe posts to it
+    assert services == functions | {"payments-gateway-events"}
+    assert sources == {f"{name}-source" for name in functions}

@@ -143,6 +143,7 @@ def test_too_large_and_wrong_method_and_unknown_path(client: FlaskClient) -> Non
     assert client.get("/").status_code == 405 and client.get("/").get_json()["error"] == "method_not_allowed"
     assert client.post("/other", data=b"{}").status_code == 404
     assert client.get("/health").status_code == 200 and client.get("/ready").status_code == 200
+    assert client.get("/metrics").status_code == 200
 
 
 class FailingPublisher(MemoryPublisher):

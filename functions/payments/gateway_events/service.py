@@ -54,6 +54,10 @@ class GatewayEventsApp:
             ready = self.publisher.ready()
             return _json({"status": "ok" if ready else "unavailable", "function": "payments-gateway-events"},
                          200 if ready or path != "/ready" else 503)
+        if path == "/metrics" and request.method == "GET":
+            from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+            return flask.Response(generate_latest(REGISTRY), 200, content_type=CONTENT_TYPE_LATEST)
         if path != "/":
             return _json({"error": "not_found", "message": f"no route {request.method} {path}"}, 404)
         if request.method != "POST":
