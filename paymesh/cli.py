@@ -10,6 +10,7 @@ import typer
 
 from paymesh.audit import app as audit_app
 from paymesh.deploy import app as deploy_app
+from paymesh.ledger import app as ledger_app
 from paymesh.local.cli import app as local_app
 
 app = typer.Typer(help="paymesh: an event-driven payments backbone for Knative.", no_args_is_help=True)
@@ -35,5 +36,6 @@ def asyncapi_document() -> None:
 
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
+app.add_typer(ledger_app, name="ledger")
 app.add_typer(deploy_app)
 app.add_typer(local_app)

@@ -516,3 +516,33 @@ class DisputeClosed(EventData, MoneyFields):
 
 
 CATALOG.update({model.type_name: model for model in (GatewayEventReceived, DisputeOpened, DisputeClosed)})
+
+
+class SettlementLine(WireModel):
+    """One line of a gateway's settlement report: a charge it settled, gross less its fee is the net paid out.
+    Amounts in major units of the report's currency."""
+
+    gateway_reference: Identifier
+    gross: Amount
+    fee: Amount
+    net: Amount
+    category: str | None = Field(default=None, max_length=50)
+    balance_transaction_id: str | None = Field(default=None, max_length=128)
+
+
+class SettlementReported(EventData):
+    """A gateway's settlement batch (e.g. a Stripe payout with its balance transactions), to reconcile with the
+    ledger's gateway clearing account. `settledThrough`: payments captured up to then should be in the batch."""
+
+    type_name: ClassVar[str] = "ledger.settlement-reported"
+    key_field: ClassVar[str] = "batch_id"
+
+    gateway: Identifier
+    batch_id: Identifier
+    currency: Currency
+    lines: list[SettlementLine] = Field(min_length=1, max_length=10_000)
+    settled_through: UtcTime | None = None
+    reported_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG.update({SettlementReported.type_name: SettlementReported})

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions.ledger import routes
+from functions.ledger import reconciliation_routes, routes
 from functions.ledger.dispute_handlers import DisputeHandlers
 from functions.ledger.handlers import LedgerHandlers
 from functions.ledger.metrics import BALANCES
 from functions.ledger.models import TABLES
+from functions.ledger.reconciliation_handlers import ReconciliationHandlers
 from functions.ledger.settings import LedgerSettings
 from shared.contract import FunctionSpec
 from shared.events import (
     BalanceUpdated,
+    ComplianceAlert,
     DisputeClosed,
     DisputeOpened,
     LedgerAuditEvent,
     PaymentProcessed,
     RefundProcessed,
+    SettlementReported,
     TransactionRequested,
 )
 
-OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name})
+OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name, ComplianceAlert.type_name})
 
 
 def build_spec(settings: LedgerSettings) -> FunctionSpec:
@@ -33,6 +36,8 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     disputes = DisputeHandlers(handlers)
     spec.on(DisputeOpened, disputes.dispute_opened)
     spec.on(DisputeClosed, disputes.dispute_closed)
+    spec.on(SettlementReported, ReconciliationHandlers(handlers).settlement_reported)
+    spec.get("/reconciliations/{batch_id}", reconciliation_routes.reconciliation)
     spec.get("/accounts/{account}/balances", routes.balances)
     spec.get("/accounts/{account}/entries", routes.entries)
     spec.get("/transactions/{transaction_id}", routes.transaction)

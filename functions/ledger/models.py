@@ -76,3 +76,49 @@ class LedgerEntry(SQLModel, table=True):
 
 TABLES = frozenset({"ledger_accounts", "ledger_balances", "ledger_transactions", "ledger_postings",
                     "ledger_entries"})
+
+
+# ---- reconciliation (functions/ledger/reconciliation.py) ------------------------------------------
+
+
+class LedgerReconciliation(SQLModel, table=True):
+    """One settlement report reconciled: the batch is the unit of idempotency."""
+
+    __tablename__ = "ledger_reconciliations"
+
+    gateway: str = Field(primary_key=True, max_length=64)
+    batch_id: str = Field(primary_key=True, max_length=128)
+    currency: str = Field(max_length=3)
+    fingerprint: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # reconciled | mismatched
+    transaction_id: str | None = Field(default=None, max_length=200)
+    lines_reported: int = 0
+    lines_matched: int = 0
+    problems: int = 0
+    settled_through: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    reported_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LedgerReconciliationLine(SQLModel, table=True):
+    """A line's result (or a missing payment's); a matched line marks its reference settled for later batches."""
+
+    __tablename__ = "ledger_reconciliation_lines"
+    __table_args__ = (Index("ix_ledger_reconciliation_lines_reference", "gateway", "reference"),
+                      Index("ix_ledger_reconciliation_lines_batch", "gateway", "batch_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(
+        Integer, "sqlite"), primary_key=True, autoincrement=True))
+    gateway: str = Field(max_length=64)
+    batch_id: str = Field(max_length=128)
+    reference: str = Field(max_length=128)
+    status: str = Field(max_length=16)
+    gross_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    fee_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    net_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    booked_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    booked_currency: str | None = Field(default=None, max_length=3)
+    payment_transaction_id: str | None = Field(default=None, max_length=200)
+
+
+TABLES = TABLES | frozenset({"ledger_reconciliations", "ledger_reconciliation_lines"})
