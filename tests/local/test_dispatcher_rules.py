@@ -142,6 +142,6 @@ def test_the_topology_is_read_from_the_eventing_manifests() -> None:
         sink = topology.sink(source.namespace, f"{function}-dead-letter")
         assert sink is not None and sink.topic == dead_letter_topic(function)
         assert all(topic in CATALOG for topic in source.topics)
-    # Every catalog type somebody produces has a KafkaSink.
+    # Every catalog type somebody produces has a KafkaSink; clients produce the requests and settlement reports.
     sink_topics = {sink.topic for sink in topology.sinks}
-    assert {t for t in CATALOG if not t.endswith(("-requested",))} <= sink_topics
+    assert {t for t in CATALOG if not t.endswith(("-requested", ".settlement-reported"))} <= sink_topics
