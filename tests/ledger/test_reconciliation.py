@@ -159,3 +159,20 @@ def test_the_cli_prints_the_event_it_would_send(tmp_path: Path) -> None:
     assert f'"batchId": "{BATCH}"' in result.output and "skipped: 1 payout, 1 refund" in result.output
     refused = CliRunner().invoke(cli, ["ledger", "reconcile", str(export), "--dry-run", "--through", "2026-11-21"])
     assert refused.exit_code == 2 and "timezone" in refused.output
+
+
+@pytest.mark.broker
+def test_the_cli_sends_the_report_to_its_topic(broker: Any, tmp_path: Path) -> None:
+    from paymesh.local.watch import TopicReader
+
+    export = tmp_path / "payout.csv"
+    export.write_text(CSV)
+    reader = TopicReader(broker.bootstrap, ["ledger.settlement-reported"])
+    try:
+        result = CliRunner().invoke(cli, ["ledger", "reconcile", str(export), "--bootstrap", broker.bootstrap])
+        assert result.exit_code == 0, result.output
+        [record] = reader.read_until(lambda seen: bool(seen), timeout=20)
+    finally:
+        reader.close()
+    assert record.attributes["type"] == "ledger.settlement-reported"
+    assert record.attributes["subject"] == BATCH and record.data == convert(CSV).data
