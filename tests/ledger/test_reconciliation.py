@@ -171,7 +171,7 @@ def test_the_cli_sends_the_report_to_its_topic(broker: Any, tmp_path: Path) -> N
     try:
         result = CliRunner().invoke(cli, ["ledger", "reconcile", str(export), "--bootstrap", broker.bootstrap])
         assert result.exit_code == 0, result.output
-        [record] = reader.read_until(lambda seen: bool(seen), timeout=20)
+        [record] = reader.read_until(bool, timeout=20)
     finally:
         reader.close()
     assert record.attributes["type"] == "ledger.settlement-reported"
