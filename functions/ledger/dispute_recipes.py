@@ -6,6 +6,10 @@ dispute-opened (disputed amount D): a pending (two-phase) transfer dispute:<disp
 
 dispute-closed, won: the pending transfer dispute:<disputeId> is voided (the hold is released).
 
+The two events travel on different topics, which Kafka does not order between them: a dispute-closed that finds
+no hold books it first (from its own amount and merchant) and then resolves it; the late dispute-opened then finds
+the same transaction and changes nothing.
+
 dispute-closed, lost (chargeback fee F): dispute:<disputeId> is posted, then chargeback:<disputeId>
     debit  liabilities:disputes                 D   the gateway returned D to the cardholder
     credit assets:gateway_clearing:<gateway>    D   out of what it owes us
@@ -31,7 +35,8 @@ def chargeback_transaction_id(dispute_id: str) -> str:
     return f"chargeback:{dispute_id}"
 
 
-def hold_legs(event: DisputeOpened) -> list[Leg]:
+def hold_legs(event: DisputeOpened | DisputeClosed) -> list[Leg]:
+    """The hold; dispute-closed carries what it needs too, for when it overtakes its dispute-opened."""
     amount = event.money
     return [Leg(f"merchant:{event.merchant_id}", amount.currency, "debit", amount.minor),
             Leg(DISPUTES_LIABILITY, amount.currency, "credit", amount.minor)]

@@ -1,10 +1,10 @@
 """`paymesh demo`: a scripted scenario against a running set, then what it led to.
 
-Payments in EUR and USD, a declined card, a fraud decline, a manual ledger transaction, and one notification
+Payments in EUR and USD, a declined card, a fraud decline, a manual ledger transaction, one notification
 per channel (the webhook goes to a receiver the demo runs; email, SMS and push go to the provider sandbox that
 `paymesh up` starts, paymesh/local/sandbox.py, or with --no-sandbox to the providers configured in the environment,
 and fail as notification-failed when there are none). Then balances, notifications, what the sandbox received,
-the audit chain and compliance alerts.
+the audit chain and compliance alerts. It ends with a chargeback on the EUR payment (demo_dispute.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from paymesh.local.broker import all_topics
+from paymesh.local.demo_dispute import DisputeAct, print_dispute, run_dispute
 from paymesh.local.send import new_event, produce
 from paymesh.local.watch import Seen, TopicReader
 from shared.envelope import Envelope
@@ -114,6 +115,7 @@ class DemoResult:
     # What the provider sandbox received during this run, per channel (None: no sandbox).
     sandbox_url: str | None = None
     sandbox: dict[str, int] | None = None
+    dispute: DisputeAct | None = None
 
     def of(self, topic: str) -> list[Seen]:
         return [item for item in self.seen if item.topic == topic]
@@ -168,15 +170,21 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
             if fresh:
                 seen.extend(fresh)
                 quiet_since = time.monotonic()
+        # Last act: a chargeback on the EUR payment (paymesh/local/demo_dispute.py).
+        dispute = run_dispute(bootstrap, urls["payments"], reader, run, timeout) if complete else None
+        if dispute is not None:
+            seen.extend(dispute.seen)
+            complete = dispute.complete
         seconds = time.monotonic() - started
         received = len(hooks.received)
     reader.close()
     result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received, sandbox_url=sandbox_url)
+    result.dispute = dispute
     if sandbox_url:
         arrived = [str(item.get("channel")) for item in _outbox(sandbox_url)[before:]]
         result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
     accounts = [f"merchant:{MERCHANT}", "revenue:fees", "assets:gateway_clearing:simulated", "assets:bank:demo",
-                "equity:owner"]
+                "equity:owner", "liabilities:disputes"]
     result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances") for account in accounts}
     result.trial_balance = _get(f"{urls['ledger']}/trial-balance")
     result.audit_verify = _get(f"{urls['audit']}/verify")
@@ -261,6 +269,7 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
     else:
         console.print("no provider sandbox (--no-sandbox): email, SMS and push went to the providers configured in "
                       "the environment (not_configured where there are none)")
+    print_dispute(result.dispute, console)
     console.print(f"audit chain (GET /verify): {_verify(result.audit_verify)}")
     alerts = result.of("audit.compliance-alerts")
     console.print(f"compliance alerts: {len(alerts)}")

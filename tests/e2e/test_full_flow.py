@@ -125,6 +125,11 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     assert result.audit_verify.get("ok") is True
     assert result.trial_balance.get("balanced") is True
     assert not [item for item in result.seen if item.topic.endswith(".dead-letter")]
+    # it ends with a chargeback on the EUR payment: disputed, lost, the amount and fee taken from the merchant
+    assert result.dispute is not None and result.dispute.complete and result.dispute.payment_status == "charged_back"
+    [closed] = result.of("payments.dispute-closed")
+    assert (closed.data["paymentId"], closed.data["outcome"]) == (f"pay_eur_{result.run}", "lost")
+    assert f"dispute dp_demo_{result.run} on pay_eur_{result.run}" in shown
 
 
 def test_paymesh_send_produces_to_the_running_set(local: LocalSet) -> None:

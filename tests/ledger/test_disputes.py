@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.ledger import invariants
 from tests.ledger.conftest import LedgerService
 from tests.ledger.test_transactions import payment_processed
@@ -82,7 +84,18 @@ def test_a_close_reported_again_changes_nothing(ledger: LedgerService) -> None:
     assert invariants.balances(ledger.store) == before and ledger.publisher.events == []
 
 
-def test_closing_a_dispute_never_opened_is_refused(ledger: LedgerService) -> None:
-    response = ledger.send("payments.dispute-closed", dispute("closed", disputeId="dp_unknown"))
-    assert response.status_code == 422
-    assert response.get_json()["field"] == "data.disputeId"
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+def test_a_close_that_overtakes_its_open_books_the_same(ledger: LedgerService, outcome: str) -> None:
+    """dispute-opened and dispute-closed travel on different topics, which Kafka does not order between them."""
+    fee = {"amount": "15.00" if outcome == "lost" else "0.00", "currency": "EUR"}
+    assert ledger.send("payments.payment-processed", payment_processed("pay_1", "100.00", "3.20", "96.80")) \
+        .status_code == 200
+    assert ledger.send("payments.dispute-closed", dispute("closed", outcome=outcome, fee=fee)).status_code == 200
+    after_close = invariants.balances(ledger.store)
+    assert ledger.send("payments.dispute-opened", dispute()).status_code == 204  # the late open changes nothing
+    assert invariants.balances(ledger.store) == after_close
+    expected = {"won": "-96.80", "lost": "18.20"}[outcome]
+    assert ledger.balance(MERCHANT, "EUR") == {"currency": "EUR", "posted": expected, "pending": expected,
+                                               "available": expected}
+    assert ledger.get("/transactions/dispute:dp_1")["status"] == {"won": "voided", "lost": "posted"}[outcome]
+    balanced(ledger)
