@@ -6,7 +6,8 @@ A card number is 13-19 digits written contiguously, or in a printed layout (4-4-
 of a card network with a length valid for that network; and it passes the Luhn check. Every contiguous
 run of digits, and every window of groups in a printed layout, is checked on its own, whatever digits
 stand beside it: "4242 4242 4242 4242 123" holds a card number in its first four groups. Digits of any
-script count (a card number in full-width digits is still one); a longer run is never a card number.
+script count (a card number in full-width digits is still one); a longer run is never a card number, nor
+is a run after a plus sign (an international phone number).
 """
 
 from __future__ import annotations
@@ -86,11 +87,19 @@ def _runs(text: str) -> list[_Run]:
             for match in _DIGIT_RUN.finditer(text)]
 
 
+def _phone(text: str, run: _Run) -> bool:
+    # A leading plus makes an international phone number (E.164 reaches 15 digits); no card is written so.
+    return run.start > 0 and text[run.start - 1] == "+"
+
+
 def pan_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every card number in `text`, contiguous or grouped; spans may overlap."""
     runs = _runs(text)
-    spans = [(run.start, run.end) for run in runs if len(run.digits) in PAN_LENGTHS and is_pan(run.digits)]
+    spans = [(run.start, run.end) for run in runs
+             if len(run.digits) in PAN_LENGTHS and not _phone(text, run) and is_pan(run.digits)]
     for first in range(len(runs)):
+        if _phone(text, runs[first]):
+            continue
         for layout in LAYOUTS:
             window = runs[first:first + len(layout)]
             if len(window) < len(layout) or any(len(run.digits) != size for run, size in zip(window, layout,
@@ -107,14 +116,20 @@ def contains_pan(text: str) -> bool:
 
 
 def mask_pans(text: str) -> str:
-    """Every card number in `text` with all but its first six and last four digits masked, its separators
-    kept ("4242 4242 4242 4242" -> "4242 42** **** 4242")."""
-    spans = pan_spans(text)
+    """Every card number in `text` as its first six and last four digits, separators dropped
+    ("4242 4242 4242 4242" -> "424242******4242")."""
+    spans = sorted(pan_spans(text))
     if not spans:
         return text
-    chars = list(text)
+    merged: list[list[int]] = []
     for start, end in spans:
-        positions = [index for index in range(start, end) if chars[index] not in SEPARATORS]
-        for index in positions[6:-4]:
-            chars[index] = "*"
-    return "".join(chars)
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, position = [], 0
+    for start, end in merged:
+        digits = "".join(run.digits for run in _runs(text[start:end]))
+        pieces += [text[position:start], digits[:6], "*" * (len(digits) - 10), digits[-4:]]
+        position = end
+    return "".join([*pieces, text[position:]])

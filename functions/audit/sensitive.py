@@ -76,7 +76,9 @@ def scrub(value: Any, path: str = "$") -> tuple[Any, list[Finding]]:
             masked = _scan_text(text, where, findings)
             return item if masked == text else masked
         if isinstance(item, dict):
-            return {key: walk(child, f"{where}.{key}") for key, child in item.items()}
+            # Keys too: a card number used as a key is still a card number.
+            return {_scan_text(key, f"{where}.<key>", findings) if isinstance(key, str) else key:
+                    walk(child, f"{where}.{key}") for key, child in item.items()}
         if isinstance(item, list):
             return [walk(child, f"{where}[{index}]") for index, child in enumerate(item)]
         return item
