@@ -21,9 +21,8 @@ from hypothesis import strategies as st
 from functions.audit.sensitive import scrub
 from functions.payments.pan import find_pan
 from shared.cards import LAYOUTS, NETWORKS, card_network, contains_pan, luhn_valid, mask_pans
-from tests.fuzz.world import PAYMENT_REQUESTED, refusal, state, world
+from tests.fuzz.world import PAYMENT_REQUESTED, World, refusal, state, world
 from tests.support import post_event
-from tests.support.mesh import Mesh
 
 
 @pytest.mark.parametrize("text", [
@@ -150,13 +149,13 @@ def test_find_pan_walks_every_leaf() -> None:
 
 
 @pytest.fixture(scope="module")
-def card_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def card_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with world("sqlite", Path(tmp_path_factory.mktemp("cards"))) as created:
         yield created
 
 
 def test_card_numbers_anywhere_are_refused_by_payments_never_logged_or_stored(
-        card_world: Mesh, caplog: pytest.LogCaptureFixture) -> None:
+        card_world: World, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     client = card_world.clients["payments"]
     before = state(card_world, "payments")

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import _postgres_up
-from tests.fuzz.world import VALID_DATA, refusal, state, world
+from tests.fuzz.world import VALID_DATA, World, refusal, state, world
 from tests.support import REQUIRE_POSTGRES, post_event
-from tests.support.mesh import Mesh
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def hostile_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def hostile_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if request.param == "postgres" and not _postgres_up():
         if REQUIRE_POSTGRES:
             pytest.fail("PostgreSQL is required (PAYMESH_REQUIRE_POSTGRES=1) but not reachable")
@@ -39,7 +38,7 @@ def corrupted(event_type: str, path: str, value: Any) -> dict[str, Any]:
     return data
 
 
-def assert_refused(world: Mesh, function: str, event_type: str, data: Any, field: str,
+def assert_refused(world: World, function: str, event_type: str, data: Any, field: str,
                    **attributes: Any) -> dict[str, Any]:
     before = state(world, function)
     response = post_event(world.clients[function], event_type, data, **attributes)
@@ -61,13 +60,13 @@ OVERFLOWING_AMOUNTS = [
 
 @pytest.mark.parametrize(("function", "event_type", "path", "field"), OVERFLOWING_AMOUNTS)
 @pytest.mark.parametrize("amount", ["1e999999", "1E+2", "-1e-999999", "1.5e3", "NaN", "Infinity", "\uff11\uff12.00"])
-def test_amounts_are_plain_decimal_strings(hostile_world: Mesh, function: str, event_type: str, path: str,
+def test_amounts_are_plain_decimal_strings(hostile_world: World, function: str, event_type: str, path: str,
                                            field: str, amount: str) -> None:
     assert_refused(hostile_world, function, event_type, corrupted(event_type, path, amount), field)
 
 
 @pytest.mark.parametrize(("function", "event_type", "path", "field"), OVERFLOWING_AMOUNTS[:4])
-def test_json_number_amounts_out_of_range_are_refused(hostile_world: Mesh, function: str, event_type: str,
+def test_json_number_amounts_out_of_range_are_refused(hostile_world: World, function: str, event_type: str,
                                                       path: str, field: str) -> None:
     data = corrupted(event_type, path, "@")
     body = __import__("json").dumps(data).replace('"@"', "1e999999")
@@ -89,13 +88,13 @@ ATTRIBUTES = [
     ("event_id", "i" * 201), ("event_id", "i" * 600), ("source", "/" + "s" * 200), ("source", "/" + "s" * 600),
     ("event_id", "id\u202ewith-a-bidi-override"), ("source", "/tests\x7f"),
 ])
-def test_attributes_over_their_limits_are_refused_first(hostile_world: Mesh, function: str, event_type: str,
+def test_attributes_over_their_limits_are_refused_first(hostile_world: World, function: str, event_type: str,
                                                         attribute: str, value: str) -> None:
     field = "ce-id" if attribute == "event_id" else "ce-source"
     assert_refused(hostile_world, function, event_type, VALID_DATA[event_type], field, **{attribute: value})
 
 
-def test_attributes_at_their_limits_are_accepted(hostile_world: Mesh) -> None:
+def test_attributes_at_their_limits_are_accepted(hostile_world: World) -> None:
     response = post_event(hostile_world.clients["ledger"], "ledger.transaction-requested",
                           corrupted("ledger.transaction-requested", "transactionId", "txn_limit"),
                           event_id="i" * 200, source="/" + "s" * 199)
@@ -111,20 +110,20 @@ def test_attributes_at_their_limits_are_accepted(hostile_world: Mesh) -> None:
     ("notifications", "payments.payment-failed", "failedAt"),
     ("audit", "audit.ledger-events", "occurredAt"),
 ])
-def test_times_are_aware_and_in_range(hostile_world: Mesh, function: str, event_type: str, path: str,
+def test_times_are_aware_and_in_range(hostile_world: World, function: str, event_type: str, path: str,
                                       time: str) -> None:
     assert_refused(hostile_world, function, event_type, corrupted(event_type, path, time), f"data.{path}")
 
 
 @pytest.mark.parametrize("time", ["0001-01-01T00:00:00+05:00", "2026-11-29T10:00:00", "yesterday"])
-def test_the_time_attribute_is_a_bounded_rfc3339_time(hostile_world: Mesh, time: str) -> None:
+def test_the_time_attribute_is_a_bounded_rfc3339_time(hostile_world: World, time: str) -> None:
     assert_refused(hostile_world, "audit", "audit.payment-events", VALID_DATA["audit.payment-events"], "ce-time",
                    time=time)
 
 
 @pytest.mark.parametrize("gateway", ["g" * 300, "gatewäy", "stripe:live", "", "Stripe Gateway"])
 @pytest.mark.parametrize("function", ["ledger", "notifications"])
-def test_gateway_names_are_short_ascii_codes(hostile_world: Mesh, function: str, gateway: str) -> None:
+def test_gateway_names_are_short_ascii_codes(hostile_world: World, function: str, gateway: str) -> None:
     assert_refused(hostile_world, function, "payments.payment-processed",
                    corrupted("payments.payment-processed", "gateway", gateway), "data.gateway")
 
@@ -132,7 +131,7 @@ def test_gateway_names_are_short_ascii_codes(hostile_world: Mesh, function: str,
 @pytest.mark.parametrize(("path", "field"), [
     ("sequence", "data.sequence"), ("details.sequence", "data.details.sequence"),
     ("metadata", "data.metadata.n")])
-def test_integers_fit_63_bits(hostile_world: Mesh, path: str, field: str) -> None:
+def test_integers_fit_63_bits(hostile_world: World, path: str, field: str) -> None:
     value: Any = {"n": 2**63} if path == "metadata" else 10**30
     assert_refused(hostile_world, "audit", "audit.payment-events", corrupted("audit.payment-events", path, value),
                    field)
@@ -145,6 +144,6 @@ def test_integers_fit_63_bits(hostile_world: Mesh, path: str, field: str) -> Non
     ("audit", "audit.payment-events", "actor"),
 ])
 @pytest.mark.parametrize("text", ["nul\x00inside", "lone \ud800 surrogate"])
-def test_unstorable_text_is_refused(hostile_world: Mesh, function: str, event_type: str, path: str,
+def test_unstorable_text_is_refused(hostile_world: World, function: str, event_type: str, path: str,
                                     text: str) -> None:
     assert_refused(hostile_world, function, event_type, corrupted(event_type, path, text), f"data.{path}")
