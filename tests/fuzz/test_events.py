@@ -22,7 +22,7 @@ from shared.envelope import encode_header
 from tests.conftest import _postgres_up
 from tests.fuzz.hostile import Corruption, corrupt
 from tests.fuzz.schema_data import valid_data
-from tests.fuzz.tally import BACKENDS, EXAMPLES, TALLY
+from tests.fuzz.tally import BACKENDS, DERANDOMIZE, EXAMPLES, TALLY
 from tests.fuzz.world import STATUSES_REFUSED, VALID_DATA, World, state, world
 from tests.support import REQUIRE_POSTGRES
 
@@ -108,7 +108,8 @@ def test_hostile_events_never_5xx_and_refusals_leave_nothing(fuzz_world: World, 
                                                              event_type: str) -> None:
     found_before = set(TALLY.findings)
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
+              suppress_health_check=list(HealthCheck))
     @given(hostile_events(event_type))
     def run(case: tuple[Corruption, bool]) -> None:
         check(fuzz_world, function, event_type, *case)

@@ -134,6 +134,9 @@ def world(backend: str, tmp_path: Path, environment: Mapping[str, str] | None = 
                 publishers[function] = MemoryPublisher()
                 apps[function] = build_app(spec, store, settings, publishers[function])
             clients = {name: flask_client(app) for name, app in apps.items()}
+            for client in clients.values():
+                # A handler's exception reaches the test with its type (functions-framework would answer 500).
+                client.application.config["PROPAGATE_EXCEPTIONS"] = True
             VALID_DATA["notifications.notification-requested"]["recipient"] = webhooks.url + "/hook"
             yield World(Mesh(apps, clients, publishers), gateway, webhooks)
     finally:
