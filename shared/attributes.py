@@ -2,12 +2,14 @@
 
 They follow the columns the attributes end up in: (source, id) is the idempotency key (512 characters
 each in processed_events), the id is also the fallback correlation id and the source the actor of
-audit events (200 each in the audit log), the type is stored in 128. Every value is printable text:
-a control or format character in an id would travel into logs, headers and the audit chain.
+audit events (200 each in the audit log), the type is stored in 128. The attributes paymesh reads are
+printable text (a control or format character in an id would travel into logs, headers and the audit
+chain); any other extension may be any text without NUL or lone surrogates.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +33,7 @@ ATTRIBUTE_MAX_CHARS: dict[str, int] = {
     "tracestate": 512,
 }
 EXTENSION_MAX_CHARS = 4096
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _refuse(field: str, rule: str, message: str) -> EventError:
@@ -48,9 +51,12 @@ def check_attribute_values(attributes: Mapping[str, Any], prefix: str) -> None:
         limit = ATTRIBUTE_MAX_CHARS.get(name, EXTENSION_MAX_CHARS)
         if len(text) > limit:
             raise _refuse(prefix + name, "max_length", f"attribute {name!r} is at most {limit} characters")
-        if not text.isprintable():
+        if name in ATTRIBUTE_MAX_CHARS and not text.isprintable():
             raise _refuse(prefix + name, "printable",
                           f"attribute {name!r} must be printable text (no control or format characters)")
+        if _UNSTORABLE.search(text):
+            # Other extensions (e.g. a Kafka record header KafkaSource passes on) may be any text but these.
+            raise _refuse(prefix + name, "text", f"attribute {name!r} must not hold NUL or lone surrogates")
     time = attributes.get("time")
     if time is not None:
         try:

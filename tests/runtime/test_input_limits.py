@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from shared.envelope import dumps
 from tests.conftest import _postgres_up
 from tests.fuzz.world import VALID_DATA, World, refusal, state, world
-from tests.support import REQUIRE_POSTGRES, post_event
+from tests.support import REQUIRE_POSTGRES, binary_headers, post_event
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -147,3 +148,12 @@ def test_integers_fit_63_bits(hostile_world: World, path: str, field: str) -> No
 def test_unstorable_text_is_refused(hostile_world: World, function: str, event_type: str, path: str,
                                     text: str) -> None:
     assert_refused(hostile_world, function, event_type, corrupted(event_type, path, text), f"data.{path}")
+
+
+def test_other_extensions_may_be_any_storable_text(hostile_world: World) -> None:
+    data = corrupted("ledger.transaction-requested", "transactionId", "txn_extension")
+    headers = binary_headers("ledger.transaction-requested", kafkaheaderrecord="a%09b%C3%A9")
+    response = hostile_world.clients["ledger"].post("/", data=dumps(data), headers=headers)
+    assert response.status_code == 200, response.data[:300]
+    assert_refused(hostile_world, "ledger", "ledger.transaction-requested", data, "ce-kafkaheaderrecord",
+                   kafkaheaderrecord="a%00b")
