@@ -19,6 +19,7 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import from_dict, from_http
 
 from shared.attributes import check_attribute_values
+from shared.cards import mask_pans
 from shared.envelope import REQUIRED_ATTRIBUTES, decode_header
 from shared.errors import EventError
 from shared.limits import number_problem
@@ -91,7 +92,8 @@ def _check_values(value: Any, field: str) -> None:
                 if _UNSTORABLE.search(key):
                     raise EventError.field(400, "malformed_json", path, "text",
                                            "keys must not hold NUL or lone surrogate characters")
-                stack.append((child, f"{path}.{key}"))
+                # A key is named in the error: never echo a card number used as one.
+                stack.append((child, f"{path}.{mask_pans(key)}"))
         elif isinstance(node, list):
             stack.extend((child, f"{path}.{index}") for index, child in enumerate(node))
         elif isinstance(node, str):

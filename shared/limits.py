@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
+from shared.cards import mask_pans
+
 # Subjects and actors: audit's columns hold 200 characters.
 SUBJECT_MAX_CHARS = 200
 # A reason or rule code ("card_declined", "large-transaction").
@@ -67,7 +69,8 @@ def bounded_json(value: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(key, str) or len(key) > JSON_KEY_MAX_CHARS:
                     raise PydanticCustomError("key_length", f"{path or 'value'}: keys are at most "
                                               f"{JSON_KEY_MAX_CHARS} characters")
-                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+                named = mask_pans(key)  # the path is named in the error: never echo a card number used as a key
+                stack.append((child, f"{path}.{named}" if path else named, depth + 1))
         elif isinstance(node, list | tuple):
             stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(node))
         elif isinstance(node, str):

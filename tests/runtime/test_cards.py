@@ -183,3 +183,14 @@ def test_audit_masks_every_card_number_it_is_given(case: tuple[dict[str, Any], s
     text = json.dumps(masked, ensure_ascii=False)
     assert written not in text and digits not in text.replace(" ", "").replace("-", "")
     assert any(finding.kind == "pan" for finding in findings)
+
+
+@pytest.mark.parametrize("metadata", [{"4242424242424242": 2**64}, {"4111 1111 1111 1111": {"n": "1e999999"}},
+                                      {"4242424242424242": "\x00"}])
+def test_a_card_number_used_as_a_key_is_not_echoed_by_a_refusal(card_world: World,
+                                                                 metadata: dict[str, Any]) -> None:
+    data = {**PAYMENT_REQUESTED, "paymentId": f"pay_{uuid.uuid4().hex}", "metadata": metadata}
+    response = post_event(card_world.clients["payments"], "payments.payment-requested", data)
+    refusal(response)
+    answer = response.data.decode()
+    assert "4242424242424242" not in answer and "4111 1111 1111 1111" not in answer, answer
