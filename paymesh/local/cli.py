@@ -47,6 +47,7 @@ def log_through(target: Console) -> None:
     """Warnings go through the console that draws the live table, so they print above it instead of tearing it."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", force=True,
                         handlers=[RichHandler(console=target, show_time=False, show_path=False, markup=False)])
+    logging.captureWarnings(True)  # Python's warnings too, which would otherwise write to stderr
 
 
 @app.command()

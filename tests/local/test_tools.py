@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def test_warnings_go_through_the_console_of_the_live_table(capsys: pytest.Captur
     log_through(Console(file=screen, width=120, emoji=False))
     try:
         logging.getLogger("kafka.conn").warning("broker went away")
+        warnings.warn("an old API", DeprecationWarning, stacklevel=1)
     finally:
+        logging.captureWarnings(False)
         logging.basicConfig(force=True, handlers=[logging.NullHandler()])
-    assert "broker went away" in screen.getvalue()
-    assert "broker went away" not in capsys.readouterr().err
+    assert "broker went away" in screen.getvalue() and "an old API" in screen.getvalue()
+    err = capsys.readouterr().err
+    assert "broker went away" not in err and "an old API" not in err
