@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 # Examples per (function, consumed type) and per function's query routes: a few seconds each in `make test`;
 # `make fuzz` raises it.
-EXAMPLES = int(os.environ.get("PAYMESH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("PAYMESH_FUZZ_EXAMPLES", "40"))
 BACKENDS = tuple(os.environ.get("PAYMESH_FUZZ_BACKENDS", "sqlite").split(","))
 # The bounded run is the same every time (a failure in `make test` reproduces); `make fuzz` explores afresh.
 DERANDOMIZE = os.environ.get("PAYMESH_FUZZ_RANDOM") != "1"
