@@ -13,13 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.logging import RichHandler
 from rich.markup import escape
 
 from paymesh.local.broker import all_topics, create_topics, free_port
 from paymesh.local.engine import Engine
-from paymesh.local.send import load_data, new_event, produce, resolve_bootstrap, running_state
+from paymesh.local.send import load_data, new_event, produce, resolve_bootstrap, running_state, validate_data
 from paymesh.local.stack import ROOT, LocalSet
-from paymesh.local.supervisor import PORTS
+from paymesh.local.supervisor import PORTS, ports_from
 from paymesh.local.watch import TopicWatcher
 
 app = typer.Typer()
@@ -42,6 +43,13 @@ def _ingress_port(wanted: int) -> int:
     return wanted
 
 
+def log_through(target: Console) -> None:
+    """Warnings go through the console that draws the live table, so they print above it instead of tearing it."""
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", force=True,
+                        handlers=[RichHandler(console=target, show_time=False, show_path=False, markup=False)])
+    logging.captureWarnings(True)  # Python's warnings too, which would otherwise write to stderr
+
+
 @app.command()
 def up(
     *,
@@ -49,6 +57,9 @@ def up(
     home: Home = Path(".paymesh"),
     eventing: Annotated[Path, typer.Option(help="the KafkaSource/KafkaSink manifests")] = ROOT / "eventing",
     ingress_port: Annotated[int, typer.Option(help="KafkaSink ingress port")] = DEFAULT_INGRESS_PORT,
+    base_port: Annotated[int, typer.Option(
+        min=1024, max=65531, help="payments listens here, ledger, notifications and audit on the next three "
+                                  "(all on 127.0.0.1)")] = PORTS["payments"],
     live: Annotated[bool, typer.Option(help="live per-topic view (off: one line per 10 s)")] = True,
     fresh: Annotated[bool, typer.Option("--fresh", help="start with empty SQLite stores")] = False,
     sandbox: Annotated[bool, typer.Option(
@@ -64,7 +75,7 @@ def up(
         # The embedded broker keeps nothing; the stores do. Ids of plain records (partition:N/offset:M) repeat
         # after a restart and would be taken for duplicates.
         console.print(f"stores kept from the last run in {home} (the embedded broker starts empty; --fresh clears)")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log_through(console)
     logging.getLogger("kafka").setLevel(logging.ERROR)
     stop = threading.Event()
     serving = threading.Event()
@@ -78,6 +89,7 @@ def up(
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     local = LocalSet(home.resolve(), eventing, _ingress_port(ingress_port), say=console.print, use_sandbox=sandbox,
+                     ports=ports_from(base_port),
                      sandbox_ports=(_ingress_port(SANDBOX_PORTS[0]), _ingress_port(SANDBOX_PORTS[1])))
     watcher: TopicWatcher | None = None
     try:
@@ -132,7 +144,9 @@ def send(
 ) -> None:
     """Produce one CloudEvent (binary Kafka binding) to the topic of its type."""
     try:
-        event = new_event(event_type, load_data(data), correlation_id=correlation_id)
+        payload = load_data(data)
+        validate_data(event_type, payload)
+        event = new_event(event_type, payload, correlation_id=correlation_id)
         servers = resolve_bootstrap(bootstrap, home)
     except (ValueError, OSError) as error:
         console.print(f"[red]paymesh send: {escape(str(error))}[/]")

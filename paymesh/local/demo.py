@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -188,18 +189,32 @@ def _short(value: Any, width: int = 90) -> str:
     return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
+def normal_side(amount: Any, account_type: Any) -> Any:
+    """A ledger balance (debits less credits) as a person reads it: positive on the account's normal side, so
+    what we owe a merchant (a liability) or have earned (revenue) shows positive too."""
+    if account_type in {"asset", "expense"} or not isinstance(amount, str):
+        return amount
+    try:
+        flipped = -Decimal(amount)
+    except ArithmeticError:
+        return amount
+    return format(flipped, "f") if flipped else amount.lstrip("-")
+
+
 def _balances(value: Any) -> str:
-    """`EUR 48.20` per currency (pending shown when it differs), or the raw answer when it is not a balance."""
+    """`EUR 48.20` per currency on the normal side (pending shown when it differs), or the raw answer."""
     entries = value.get("balances") if isinstance(value, dict) else None
     if not isinstance(entries, list):
         return _short(value)
     if not entries:
         return "no postings"
+    kind = value.get("type")
     parts = []
     for entry in entries:
-        text = f"{entry.get('currency')} {entry.get('posted')}"
-        if entry.get("pending") not in (None, entry.get("posted")):
-            text += f" (pending {entry.get('pending')})"
+        posted, pending = normal_side(entry.get("posted"), kind), normal_side(entry.get("pending"), kind)
+        text = f"{entry.get('currency')} {posted}"
+        if pending not in (None, posted):
+            text += f" (pending {pending})"
         parts.append(text)
     return escape(", ".join(parts))
 
@@ -239,9 +254,11 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
         payments.add_row(_cell(data.get("paymentId")), "[red]failed[/]",
                          _cell(f"{data.get('amount')} {data.get('currency')}"), _cell(data.get("reason")))
     console.print(payments)
-    balances = Table("account", "posted balance", title="Ledger balances (GET /accounts/{a}/balances)")
+    balances = Table("account", "type", "posted balance (normal side)",
+                     title="Ledger balances (GET /accounts/{a}/balances)")
     for account, value in result.balances.items():
-        balances.add_row(_cell(account), _balances(value))
+        balances.add_row(_cell(account), _cell(value.get("type") if isinstance(value, dict) else None),
+                         _balances(value))
     console.print(balances)
     console.print(f"trial balance (GET /trial-balance): {_trial_balance(result.trial_balance)}")
     notes = Table("notification", "channel", "recipient", "outcome", title="Notifications")
