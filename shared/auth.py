@@ -143,7 +143,8 @@ def from_settings(settings: RuntimeSettings, function: str) -> Authenticator | N
         "sender": subjects(settings.auth_senders), "reader": subjects(settings.auth_readers),
         "admin": subjects(settings.auth_admins)}
     policy = Policy(settings.auth_issuer, settings.auth_audience or function, allowed)
-    keys = KeySet(settings.auth_issuer, settings.auth_jwks_url, http_fetch(settings.auth_ca_file),
+    fetch = http_fetch(settings.auth_ca_file, settings.auth_fetch_bearer_file)
+    keys = KeySet(settings.auth_issuer, settings.auth_jwks_url, fetch,
                   max_age_seconds=settings.auth_keys_max_age_seconds,
                   refetch_interval_seconds=settings.auth_refetch_interval_seconds)
     log.info("authentication is on", extra={"function": function, "auth": "on", "issuer": policy.issuer,

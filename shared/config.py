@@ -52,6 +52,8 @@ class RuntimeSettings(BaseSettings):
     auth_readers: str = ""  # ... allowed GET query routes
     auth_admins: str = ""  # ... allowed administrative routes and reads
     auth_ca_file: Path | None = None  # CA bundle for discovery/JWKS over https (default: the system's)
+    # a file holding a bearer token sent when fetching discovery/JWKS (the API server asks for one); read per fetch
+    auth_fetch_bearer_file: Path | None = None
     auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
     auth_keys_max_age_seconds: PositiveInt = 3600
     auth_refetch_interval_seconds: float = Field(default=30.0, ge=0, le=3600)  # at most one refetch per interval

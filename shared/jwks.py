@@ -29,12 +29,15 @@ class UnknownKeyError(LookupError):
     """No key of the issuer has the token's key id (and algorithm)."""
 
 
-def http_fetch(ca_file: Path | None) -> Fetch:
+def http_fetch(ca_file: Path | None, bearer_file: Path | None = None) -> Fetch:
     def fetch(url: str) -> Any:
         import httpx
 
+        headers = {"Accept": "application/json"}
+        if bearer_file is not None:  # read each time: the kubelet rotates a projected token
+            headers["Authorization"] = "Bearer " + bearer_file.read_text().strip()
         response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, verify=str(ca_file) if ca_file else True,
-                             follow_redirects=False, headers={"Accept": "application/json"})
+                             follow_redirects=False, headers=headers)
         response.raise_for_status()
         return response.json()
 
