@@ -65,8 +65,8 @@ class Signer:
     """Signs tokens for one issuer URL with one RSA key."""
 
     issuer: str
-    private_pem: bytes
-    issued: set[str] = field(default_factory=set)  # every token handed out (the secrets tests grep logs for)
+    private_pem: bytes = field(repr=False)
+    issued: set[str] = field(default_factory=set, repr=False)  # every token handed out (tests grep logs)
 
     def __post_init__(self) -> None:
         import jwt
@@ -110,6 +110,7 @@ class Issuer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.signer = Signer(self.url, new_private_pem())
         self._thread: threading.Thread | None = None
+        self.jwks_served = 0  # how often the key set was fetched: the functions cache it
         self._cached: dict[tuple[str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
 
@@ -124,6 +125,7 @@ class Issuer:
                         ["id_token"], "subject_types_supported": ["public"],
                         "id_token_signing_alg_values_supported": [ALGORITHM]}
                 elif self.path == JWKS_PATH:
+                    issuer.jwks_served += 1
                     body = {"keys": [issuer.signer.public_jwk]}
                 else:
                     self.send_error(404)
