@@ -141,8 +141,10 @@ class FunctionApp:
         return None
 
     def _required_role(self, path: str, method: str) -> tuple[Role, str]:
+        if path == "/" and method == "POST":
+            return "sender", "send events"
         if path == "/":
-            return ("sender", "send events") if method == "POST" else ("reader", "read")
+            return required_role(method), f"{method} /"
         for route in self.spec.routes:
             if route.match(method, path) is not None:
                 return required_role(method, getattr(route, "role", None)), f"{method} {route.pattern}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from paymesh.local.oidc import Issuer, Signer, new_private_pem
 from shared.auth import Authenticator, Policy, from_settings, required_role
 from shared.config import RuntimeSettings
 from shared.contract import FunctionSpec, Query, Reply, Route
-from shared.errors import TransientError
+from shared.errors import EventError, TransientError
 from shared.jwks import KeySet, UnknownKeyError
 from tests.support import build_app, flask_client, temporary_store
 
@@ -157,6 +158,9 @@ def test_a_declared_admin_route_refuses_readers(guarded: tuple[Any, Issuer]) -> 
     assert client.post("/open", headers={"Authorization": f"Bearer {token}"}).status_code == 404  # admin, no route
     reader = issuer.signer.token("reader", "probe")
     assert client.delete("/anything", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    assert client.put("/", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    assert client.get("/", headers={"Authorization": f"Bearer {reader}"}).status_code == 200
+    assert client.post("/", headers={"Authorization": f"Bearer {reader}"}).status_code == 403  # events: senders only
 
 
 def test_authentication_off_is_said_once_and_in_ready(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -186,3 +190,18 @@ def test_bad_auth_settings_stop_the_start_with_one_line_naming_them(env: dict[st
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"paymesh: configuration error: {variable}:"), lines
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires(fake: FakeIssuer) -> None:
+    policy = Policy(ISSUER, "probe", {"sender": frozenset({"src"}), "reader": frozenset(), "admin": frozenset()})
+    auth = Authenticator(policy, KeySet(ISSUER, None, fake), leeway_seconds=0)
+    token = fake.signer.token("src", "probe", ttl_seconds=1)
+    assert auth.subject(f"Bearer {token}") == "src"
+    assert auth.subject(f"Bearer {token}") == "src"
+    time.sleep(2.1)
+    with pytest.raises(EventError) as refused:
+        auth.subject(f"Bearer {token}")
+    assert refused.value.status == 401 and refused.value.problems[0].rule == "exp"
+    other = Signer(ISSUER, new_private_pem()).token("src", "probe")  # a remembered digest is per token
+    with pytest.raises(EventError):
+        auth.subject(f"Bearer {other}")
