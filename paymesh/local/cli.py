@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import signal
 import threading
@@ -18,6 +19,7 @@ from rich.markup import escape
 
 from paymesh.local.broker import all_topics, create_topics, free_port
 from paymesh.local.engine import Engine
+from paymesh.local.oidc import TOKEN_SECONDS
 from paymesh.local.send import load_data, new_event, produce, resolve_bootstrap, running_state, validate_data
 from paymesh.local.stack import ROOT, LocalSet
 from paymesh.local.supervisor import PORTS, ports_from
@@ -28,6 +30,11 @@ DEFAULT_INGRESS_PORT = 8080
 SANDBOX_PORTS = (1025, 8025)  # SMTP, HTTP (as Mailpit's); taken ones fall back to free ports
 # No emoji shortcodes: account names like assets:bank:demo must print as they are.
 console = Console(emoji=False, width=None if Console().is_terminal else 120)
+
+class Role(enum.StrEnum):
+    reader = "reader"
+    admin = "admin"
+
 
 Home = Annotated[Path, typer.Option(help="where SQLite stores, logs and up.json live", envvar="PAYMESH_HOME")]
 
@@ -102,7 +109,8 @@ def up(
             from paymesh.local.demo import print_result, run_demo
 
             print_result(run_demo(local.broker.bootstrap, local.urls,
-                                  sandbox_url=local.sandbox.url if local.sandbox is not None else None), console)
+                                  sandbox_url=local.sandbox.url if local.sandbox is not None else None,
+                                  headers=local.auth_headers("reader")), console)
         serving.set()
         _serve(watcher, local.engine, stop, live)
     except KeyboardInterrupt:
@@ -171,10 +179,47 @@ def demo(
         console.print(f"[red]paymesh demo: {escape(str(error))}[/]")
         raise typer.Exit(2) from None
     urls = running_state(home).get("functions") or {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
-    result = run_demo(servers, urls, timeout=timeout, sandbox_url=running_state(home).get("sandbox"))
+    headers = {"Authorization": f"Bearer {issued_token(home)}"} if running_state(home).get("issuer") else None
+    result = run_demo(servers, urls, timeout=timeout, sandbox_url=running_state(home).get("sandbox"), headers=headers)
     print_result(result, console)
     if not result.complete:
         raise typer.Exit(1)
+
+
+def issued_token(home: Path, role: str = "reader", function: str | None = None,
+                 ttl_seconds: int = TOKEN_SECONDS) -> str:
+    """A token of the running set's issuer for `role`'s service account; ValueError when none is running."""
+    from paymesh.local.oidc import Signer, role_subject
+
+    issuer = running_state(home).get("issuer")
+    if not issuer:
+        raise ValueError(f"no running `paymesh up` with authentication in {home} (start one, or pass --home)")
+    try:
+        signer = Signer.from_home(home, str(issuer))
+    except OSError as error:
+        raise ValueError(f"cannot read the issuer's key in {home}: {error.strerror}") from None
+    return signer.token(role_subject(role), function or list(PORTS), ttl_seconds)
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="reader: GET query routes; admin: administrative routes and reads")],
+    function: Annotated[str | None, typer.Option(help="the function it is for (its audience) [default: all four]")]
+    = None,
+    ttl: Annotated[int, typer.Option(min=60, max=86400, help="seconds the token is valid")] = TOKEN_SECONDS,
+    home: Home = Path(".paymesh"),
+) -> None:
+    """Print a bearer token of the running set's OIDC issuer, e.g.
+    curl -H "Authorization: Bearer $(paymesh token --role reader)" http://127.0.0.1:8082/trial-balance"""
+    if function is not None and function not in PORTS:
+        console.print(f"[red]paymesh token: unknown function {escape(function)!r}; one of {', '.join(PORTS)}[/]")
+        raise typer.Exit(2)
+    try:
+        value = issued_token(home, role.value, function, ttl)
+    except ValueError as error:
+        console.print(f"[red]paymesh token: {escape(str(error))}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(value)  # plain: the console would wrap it
 
 
 # `paymesh topics`: create the topics on an external broker without starting anything else.

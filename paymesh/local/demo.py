@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -132,9 +132,9 @@ def _outcomes_complete(run: str, seen: list[Seen]) -> bool:
     return want_payments <= payments and want_notes <= notified and posted
 
 
-def _get(url: str) -> Any:
+def _get(url: str, headers: Mapping[str, str] | None = None) -> Any:
     try:
-        response = httpx.get(url, timeout=5)
+        response = httpx.get(url, timeout=5, headers=dict(headers or {}))
     except httpx.HTTPError as error:
         return {"error": f"{type(error).__name__}"}
     try:
@@ -151,7 +151,8 @@ def _outbox(sandbox_url: str) -> list[dict[str, Any]]:
 
 
 def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float = 45.0,
-             sandbox_url: str | None = None) -> DemoResult:
+             sandbox_url: str | None = None, headers: Mapping[str, str] | None = None) -> DemoResult:
+    """`headers`: for the query routes (a reader's `Authorization` when the set runs with authentication)."""
     urls = {**DEFAULT_URLS, **(urls or {})}
     run = uuid.uuid4().hex[:6]
     reader = TopicReader(bootstrap, all_topics())
@@ -178,9 +179,10 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
         result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
     accounts = [f"merchant:{MERCHANT}", "revenue:fees", "assets:gateway_clearing:simulated", "assets:bank:demo",
                 "equity:owner"]
-    result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances") for account in accounts}
-    result.trial_balance = _get(f"{urls['ledger']}/trial-balance")
-    result.audit_verify = _get(f"{urls['audit']}/verify")
+    result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances", headers)
+                       for account in accounts}
+    result.trial_balance = _get(f"{urls['ledger']}/trial-balance", headers)
+    result.audit_verify = _get(f"{urls['audit']}/verify", headers)
     return result
 
 

@@ -98,6 +98,7 @@ class Supervisor:
     home: Path
     environment: Mapping[str, str]
     ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+    per_function: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # e.g. each one's PAYMESH_AUTH_*
     functions: dict[str, RunningFunction] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -111,7 +112,7 @@ class Supervisor:
         log_file = log_path.open("ab")
         self._logs.append(log_file)
         env = {**local_defaults(self.home), **os.environ, "PAYMESH_HOME": str(self.home),
-               "PAYMESH_PUBLISHER": "kafkasink", **self.environment}
+               "PAYMESH_PUBLISHER": "kafkasink", **self.environment, **self.per_function.get(name, {})}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # functions publish through the KafkaSink path, as on Knative
         command = [str(Path(sys.executable).parent / "functions-framework"), "--source",
                    str(self.root / "functions" / name / "main.py"), "--target", "handle",
