@@ -10,6 +10,7 @@ import typer
 
 from paymesh.audit import app as audit_app
 from paymesh.deploy import app as deploy_app
+from paymesh.dlq_cli import app as dlq_app
 from paymesh.local.cli import app as local_app
 
 app = typer.Typer(help="paymesh: an event-driven payments backbone for Knative.", no_args_is_help=True)
@@ -37,3 +38,4 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deploy_app)
 app.add_typer(local_app)
+app.add_typer(dlq_app, name="dlq")

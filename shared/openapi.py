@@ -18,6 +18,8 @@ from shared.events import CATALOG
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
+# A path segment the HTTP router matches: no slash, no control characters.
+PATH_VALUE = "^[^/\\x00-\\x1f\\x7f]+$"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
@@ -155,7 +157,7 @@ def _streams(route: Route) -> str | None:
 
 def route_operation(route: Route) -> dict[str, Any]:
     names = _PATH_PARAM.findall(route.pattern)
-    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[^/]+$"}}
+    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": PATH_VALUE}}
                   for name in names]
     parameters += [_param(param) for param in route.params]
     streamed = _streams(route)

@@ -40,6 +40,8 @@ class LocalSet:
     use_sandbox: bool = True
     sandbox_ports: tuple[int, int] = (0, 0)  # (SMTP, HTTP)
     sandbox: Sandbox | None = None
+    # More variables for the functions, e.g. OTEL_EXPORTER_OTLP_ENDPOINT of a collector.
+    extra_environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -64,6 +66,7 @@ class LocalSet:
             smtp_port, http_port = self.sandbox_ports
             self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
             environment.update(self.sandbox.environment())
+        environment.update(self.extra_environment)
         self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports)
         supervisor.start_all(tuple(self.ports))
         supervisor.wait_ready(timeout=90)

@@ -106,6 +106,8 @@ class Supervisor:
         env = {**local_defaults(self.home), **os.environ, "PAYMESH_HOME": str(self.home),
                "PAYMESH_PUBLISHER": "kafkasink", **self.environment}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # functions publish through the KafkaSink path, as on Knative
+        if "OTEL_SERVICE_NAME" not in self.environment:
+            env.pop("OTEL_SERVICE_NAME", None)  # each function's spans carry its own name
         command = [str(Path(sys.executable).parent / "functions-framework"), "--source",
                    str(self.root / "functions" / name / "main.py"), "--target", "handle", "--port", str(port)]
         process = subprocess.Popen(command,  # noqa: S603 (our venv's functions-framework, fixed arguments)
