@@ -121,7 +121,7 @@ class FunctionApp:
         if method == "GET":
             if path == "/openapi.json":
                 return self._openapi_document()
-            probe = self._probe(path)
+            probe = self._probe(path, request.headers.get("Accept", ""))
             if probe is not None:
                 return probe
             for route in self.spec.routes:
@@ -134,7 +134,7 @@ class FunctionApp:
                     return self._query(route.view, params, request)
         return _json({"error": "not_found", "message": f"no route {method} {path}"}, 404)
 
-    def _probe(self, path: str) -> flask.Response | None:
+    def _probe(self, path: str, accept: str = "") -> flask.Response | None:
         if path in {"/health", "/live"}:
             return _json({"status": "ok", "function": self.spec.name}, 200)
         if path == "/ready":
@@ -143,9 +143,12 @@ class FunctionApp:
             return _json({"ready": ready, "checks": checks, "publisher": self.publisher.name},
                          200 if ready else 503)
         if path == "/metrics":
-            from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+            from prometheus_client import REGISTRY
+            from prometheus_client.exposition import choose_encoder
 
-            return flask.Response(generate_latest(REGISTRY), 200, content_type=CONTENT_TYPE_LATEST)
+            # OpenMetrics when the scraper asks for it: the format that carries exemplars (trace ids)
+            encoder, content_type = choose_encoder(accept)
+            return flask.Response(encoder(REGISTRY), 200, content_type=content_type)
         return None
 
     def _query(self, view: Callable[[Query], Any], params: dict[str, str],
@@ -281,7 +284,11 @@ class FunctionApp:
         finally:
             duration = time.perf_counter() - started
             EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
-            HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
+            if self._tracing and (traceparent := tracing.current_traceparent()) is not None:
+                HANDLER_SECONDS.labels(self.spec.name, event.type).observe(
+                    duration, exemplar={"trace_id": traceparent[3:35]})
+            else:
+                HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
             log.info("event handled", extra=self._log_fields(event, outcome=outcome,
                                                             duration_ms=round(duration * 1000, 2)))
 

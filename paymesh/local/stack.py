@@ -11,6 +11,7 @@ from pathlib import Path
 
 from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from paymesh.local.engine import Engine
+from paymesh.local.journal import JOURNAL_FILE, Journal
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
 from paymesh.local.supervisor import PORTS, Supervisor
@@ -58,7 +59,9 @@ class LocalSet:
         self.broker = broker = start_broker(self.topics())
         kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
         self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
-        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port,
+                                      journal=Journal(self.home / JOURNAL_FILE))
         ingress = engine.start_ingress()
         self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
         environment = dict(engine.sink_environment())

@@ -13,12 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from paymesh.cli import app as cli
+from paymesh.local import journal
 from paymesh.local.broker import free_port
 from paymesh.local.demo import Webhooks, webhook_receiver
 from paymesh.local.send import new_event, produce
 from paymesh.local.stack import LocalSet
 from paymesh.local.supervisor import PORTS
 from paymesh.local.watch import Seen, TopicReader
+from paymesh.trace import collect
 from tests.support.kafka import wait_for
 from tests.support.otlp import Receiver, Span, otlp_receiver
 
@@ -156,3 +158,23 @@ def test_a_poison_event_is_dead_lettered_listed_shown_fixed_replayed_and_complet
     assert len(payment_records) == 1, payment_records
     balances = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_obs/balances").json()
     assert "NZD" in json.dumps(balances)
+
+    # `paymesh trace` tells the story: the refusal, the replays, and what the payment caused
+    story = collect(payment_id, journal.read(local.home / journal.JOURNAL_FILE), local.urls["audit"])
+    assert f"corr-{payment_id}" in story.correlation_ids
+    [requested] = [step for step in story.roots if step.type == "payments.payment-requested"]
+    assert [entry["outcome"] for entry in requested.deliveries] == ["dead_lettered", "delivered", "delivered"]
+    assert requested.deliveries[0]["status"] == 422 and "NZD" in requested.deliveries[0]["error"]
+    caused = {step.type: step for step in requested.children}
+    assert {"payments.payment-processed", "audit.payment-events"} <= set(caused)
+    assert [record["action"] for record in caused["audit.payment-events"].audit] == ["payment.captured"]
+    processed = caused["payments.payment-processed"]
+    assert {entry["function"] for entry in processed.deliveries} >= {"ledger", "notifications"}
+    assert "audit.ledger-events" in {step.type for step in processed.children}
+    shown = CliRunner().invoke(cli, ["trace", payment_id, "--home", str(local.home)])
+    assert shown.exit_code == 0, shown.output
+    assert "dead-lettered (422)" in shown.output and "payments.payment-processed" in shown.output
+    remote = CliRunner().invoke(cli, ["trace", f"corr-{payment_id}", "--url", local.urls["audit"]])
+    assert remote.exit_code == 0 and "payment.captured" in remote.output, remote.output
+    missing = CliRunner().invoke(cli, ["trace", "pay_nobody", "--home", str(local.home)])
+    assert missing.exit_code == 1 and "nothing found" in missing.output

@@ -170,3 +170,16 @@ def test_without_the_variables_nothing_of_opentelemetry_is_imported(tmp_path: Pa
     traced = _imports({"PAYMESH_HOME": str(tmp_path), "PAYMESH_PUBLISHER": "memory",
                        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     assert "opentelemetry.sdk.trace" in traced  # the same check sees it when it is there
+
+
+def test_handler_latency_carries_the_trace_id_as_an_exemplar_in_openmetrics(
+        traced: None, receiver: Receiver, store: Store) -> None:
+    client = _client(store, MemoryPublisher())
+    assert post_event(client, REQUESTED, probe.payment(), traceparent=TRACEPARENT).status_code == 200
+    metrics = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert metrics.content_type.startswith("application/openmetrics-text")
+    lines = [line for line in metrics.data.decode().splitlines()
+             if line.startswith("paymesh_handler_duration_seconds_bucket") and 'function="probe"' in line]
+    assert any(f'# {{trace_id="{CALLER_TRACE}"}}' in line for line in lines), lines
+    plain = client.get("/metrics")  # the classic text format, as before, for scrapers that do not ask
+    assert plain.content_type.startswith("text/plain") and b"# {trace_id" not in plain.data
