@@ -102,6 +102,7 @@ class FunctionApp:
         self._consumes = spec.consumes
         self._tracing = tracing.enabled()
         self._openapi: bytes | None = None
+        self._messages: dict[tuple[str, str], Any] = {}  # kafka_messages_total children: labels() costs ~4 us
         for attach in spec.on_store:
             attach(store)
 
@@ -261,12 +262,12 @@ class FunctionApp:
             if duplicate:
                 outcome = "duplicate"
             outputs = [Envelope.from_structured(item) for item in structured]
-            KAFKA_MESSAGES.labels(self.spec.name, event.type, "in").inc()
+            self._count_message(event.type, "in")
             if outputs:
                 with tracing.span("publish", {"messaging.batch.message_count": len(outputs)}, kind="producer"):
                     self.publisher.publish(outputs)
                 for output in outputs:
-                    KAFKA_MESSAGES.labels(self.spec.name, output.topic, "out").inc()
+                    self._count_message(output.topic, "out")
             return Handled(output=outputs[0] if outputs else None, outcome=outcome)
         except EventError as error:
             outcome = "rejected"
@@ -365,6 +366,12 @@ class FunctionApp:
     @property
     def _db_system(self) -> str:
         return "postgresql" if self.store.is_postgres else "sqlite" if self.store.is_sqlite else "other"
+
+    def _count_message(self, topic: str, direction: str) -> None:
+        counter = self._messages.get((topic, direction))
+        if counter is None:
+            counter = self._messages[(topic, direction)] = KAFKA_MESSAGES.labels(self.spec.name, topic, direction)
+        counter.inc()
 
     def _count_dead_letter(self, event_type: str, status: int) -> None:
         """A refusal the Kafka dispatcher does not retry: the event goes to the dead-letter sink."""
