@@ -13,7 +13,6 @@ from prometheus_client import REGISTRY
 from shared.config import RuntimeSettings
 from shared.observability import dead_lettered_status
 from shared.publish import MemoryPublisher
-from shared.store import Store
 from tests.support import binary_headers, build_app, flask_client, post_event
 from tests.support import runtime_fixture as probe
 
