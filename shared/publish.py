@@ -118,7 +118,9 @@ class KafkaSinkPublisher:
             traceparent = event.attributes.get("traceparent")
             if traceparent:
                 headers["traceparent"] = traceparent
-            with tracing.span(f"{event.topic} publish", _publish_attributes(event), kind="producer"):
+            with tracing.span(f"{event.topic} publish", kind="producer") as span:
+                if span is not None:
+                    span.set_attributes(_publish_attributes(event))
                 try:
                     response = client.post(url, headers=headers, content=body)
                 except httpx.HTTPError as error:
@@ -196,7 +198,9 @@ class KafkaPublisher:
             futures = []
             for event in events:
                 headers, key, value = event.kafka_binary()
-                with tracing.span(f"{event.topic} publish", _publish_attributes(event), kind="producer"):
+                with tracing.span(f"{event.topic} publish", kind="producer") as span:
+                    if span is not None:
+                        span.set_attributes(_publish_attributes(event))
                     futures.append(producer.send(event.topic, key=key, value=value, headers=headers))
             for future in futures:
                 future.get(timeout=self.timeout)

@@ -103,6 +103,8 @@ class FunctionApp:
         self._tracing = tracing.enabled()
         self._openapi: bytes | None = None
         self._messages: dict[tuple[str, str], Any] = {}  # kafka_messages_total children: labels() costs ~4 us
+        db_system = "postgresql" if store.is_postgres else "sqlite" if store.is_sqlite else "other"
+        self._store_span = {"db.system": db_system}
         for attach in spec.on_store:
             attach(store)
 
@@ -264,7 +266,9 @@ class FunctionApp:
             outputs = [Envelope.from_structured(item) for item in structured]
             self._count_message(event.type, "in")
             if outputs:
-                with tracing.span("publish", {"messaging.batch.message_count": len(outputs)}, kind="producer"):
+                with tracing.span("publish", kind="producer") as span:
+                    if span is not None:
+                        span.set_attribute("messaging.batch.message_count", len(outputs))
                     self.publisher.publish(outputs)
                 for output in outputs:
                     self._count_message(output.topic, "out")
@@ -285,7 +289,7 @@ class FunctionApp:
         finally:
             duration = time.perf_counter() - started
             EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
-            if self._tracing and (traceparent := tracing.current_traceparent()) is not None:
+            if self._tracing and (traceparent := tracing.current_traceparent()) and traceparent.endswith("-01"):
                 HANDLER_SECONDS.labels(self.spec.name, event.type).observe(
                     duration, exemplar={"trace_id": traceparent[3:35]})
             else:
@@ -312,11 +316,11 @@ class FunctionApp:
             return structured, False
 
         try:
-            with tracing.span("store.transaction", {"db.system": self._db_system}):
+            with tracing.span("store.transaction", self._store_span):
                 result = self.store.run(work)
         except IntegrityError:
             # A concurrent delivery of the same event committed first: answer with its outcome.
-            with tracing.span("store.transaction", {"db.system": self._db_system, "paymesh.retry": True}):
+            with tracing.span("store.transaction", self._store_span):
                 result = self.store.run(work)
         for action in committed:
             action()
@@ -360,12 +364,7 @@ class FunctionApp:
                                           "field": error.problems[0].field if error.problems else None,
                                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
-
     # ---- observability hooks ----------------------------------------------------------------------
-
-    @property
-    def _db_system(self) -> str:
-        return "postgresql" if self.store.is_postgres else "sqlite" if self.store.is_sqlite else "other"
 
     def _count_message(self, topic: str, direction: str) -> None:
         counter = self._messages.get((topic, direction))

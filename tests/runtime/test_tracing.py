@@ -16,11 +16,13 @@ from flask.testing import FlaskClient
 
 from shared import tracing
 from shared.config import RuntimeSettings
+from shared.contract import Reply
 from shared.observability import JsonFormatter
-from shared.publish import MemoryPublisher
+from shared.publish import KafkaSinkPublisher, MemoryPublisher
 from shared.store import Store
 from tests.support import build_app, flask_client, post_event
 from tests.support import runtime_fixture as probe
+from tests.support.http_recorder import recording_server
 from tests.support.otlp import Receiver, Span, otlp_receiver
 
 REQUESTED = "payments.payment-requested"
@@ -183,3 +185,29 @@ def test_handler_latency_carries_the_trace_id_as_an_exemplar_in_openmetrics(
     assert any(f'# {{trace_id="{CALLER_TRACE}"}}' in line for line in lines), lines
     plain = client.get("/metrics")  # the classic text format, as before, for scrapers that do not ask
     assert plain.content_type.startswith("text/plain") and b"# {trace_id" not in plain.data
+
+
+def test_each_kafkasink_post_is_a_producer_span_under_publish_also_from_the_pool_threads(
+        traced: None, receiver: Receiver, store: Store) -> None:
+    with recording_server() as sinks:
+        publisher = KafkaSinkPublisher({topic: f"{sinks.url}/{topic}" for topic in probe.OUTPUTS})
+        client = flask_client(build_app(probe.spec(), store, RuntimeSettings(), publisher))
+        # two outputs with different partition keys: posted concurrently from the publisher's pool
+        assert post_event(client, REQUESTED, probe.payment(), traceparent=TRACEPARENT).status_code == 200
+        publisher.close()
+    spans = _flush(receiver, 5)
+    publish = next(span for span in spans if span.name == "publish")
+    posts = [span for span in spans if span.name.endswith(" publish") and span.kind == "producer"]
+    assert {span.name for span in posts} == {f"{topic} publish" for topic in probe.OUTPUTS}
+    assert {span.parent_id for span in posts} == {publish.span_id}
+    assert all(span.attributes["messaging.destination.name"] in probe.OUTPUTS for span in posts)
+
+
+def test_a_query_route_is_a_server_span(traced: None, receiver: Receiver, store: Store) -> None:
+    spec = probe.spec()
+    spec.get("/things/{thing}", lambda q: Reply({"thing": q.params["thing"]}))
+    client = flask_client(build_app(spec, store, RuntimeSettings(), MemoryPublisher()))
+    assert client.get("/things/t1", headers={"traceparent": TRACEPARENT}).status_code == 200
+    [server] = [span for span in _flush(receiver, 1) if span.kind == "server"]
+    assert (server.name, server.attributes["http.route"]) == ("GET /things/{thing}", "/things/{thing}")
+    assert (server.trace_id, server.parent_id) == (CALLER_TRACE, CALLER_SPAN)
