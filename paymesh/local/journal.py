@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ class Journal:
                attributes: dict[str, str], outcome: str, status: int | None, attempts: int, duration_seconds: float,
                error: str = "") -> None:
         entry: dict[str, Any] = {
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            # when the delivery started (its first attempt)
+            "at": (datetime.now(UTC) - timedelta(seconds=duration_seconds)).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "kafkaSource": source, "function": function, "topic": topic, "partition": partition, "offset": offset,
             "event": {name: attributes[name] for name in KEPT_ATTRIBUTES if name in attributes},
             "outcome": outcome, "status": status, "attempts": attempts,
