@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,9 @@ class LocalSet:
         supervisor.wait_ready(timeout=90)
         for name, function in supervisor.functions.items():
             self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
+        collector = environment.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if collector:
+            self.say(f"traces        OTLP to {collector}  (`paymesh trace ID` tells one payment's story)")
         targets = {name: function.url for name, function in supervisor.functions.items()}
         if not engine.start_dispatchers(targets, ready_timeout=30):
             self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
