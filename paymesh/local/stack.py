@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from paymesh.local import access
 from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from paymesh.local.engine import Engine
+from paymesh.local.journal import JOURNAL_FILE, Journal
 from paymesh.local.oidc import Issuer, role_subject
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
@@ -45,6 +47,8 @@ class LocalSet:
     # The local OIDC issuer: functions verify tokens, dispatchers send them, as with Knative's authentication-oidc.
     auth: bool = True
     issuer: Issuer | None = None
+    # More variables for the functions, e.g. OTEL_EXPORTER_OTLP_ENDPOINT of a collector.
+    extra_environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -73,7 +77,9 @@ class LocalSet:
         self.broker = broker = start_broker(self.topics())
         kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
         self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
-        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port,
+                                      journal=Journal(self.home / JOURNAL_FILE))
         ingress = engine.start_ingress()
         self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
         environment = dict(engine.sink_environment())
@@ -81,6 +87,7 @@ class LocalSet:
             smtp_port, http_port = self.sandbox_ports
             self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
             environment.update(self.sandbox.environment())
+        environment.update(self.extra_environment)
         per_function: dict[str, dict[str, str]] = {}
         if self.auth:
             self.issuer = Issuer(self.home).start()
@@ -92,6 +99,9 @@ class LocalSet:
         supervisor.wait_ready(timeout=90)
         for name, function in supervisor.functions.items():
             self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
+        collector = environment.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if collector:
+            self.say(f"traces        OTLP to {collector}  (`paymesh trace ID` tells one payment's story)")
         targets = {name: function.url for name, function in supervisor.functions.items()}
         tokens = access.source_tokens(self.issuer) if self.issuer is not None else None
         if not engine.start_dispatchers(targets, ready_timeout=30, tokens=tokens):
