@@ -59,9 +59,9 @@ class LedgerHandlers:
     def transaction_requested(self, ctx: Context, data: TransactionRequested) -> list[Emit]:
         ledger = self.ledger(ctx)
         if data.action == "post":
-            return emits(ctx, ledger.post(data.transaction_id), data.description)
+            return emits(ctx, ledger.post(data.transaction_id, data.effective_at), data.description)
         if data.action == "void":
-            return emits(ctx, ledger.void(data.transaction_id), data.description)
+            return emits(ctx, ledger.void(data.transaction_id, data.effective_at), data.description)
         legs = [Leg(posting.account, posting.currency, posting.direction, posting.money.minor)
                 for posting in data.postings]
         outcome = ledger.create(data.transaction_id, legs, pending=data.pending, description=data.description,
