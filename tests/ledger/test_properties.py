@@ -128,6 +128,13 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Sto
     store.dispose()
 
 
+def check_point_in_time(client: Any, model: Model, account: str, at: float) -> None:
+    instant = "2100-01-01T00:00:00Z" if at == AFTER_ALL else grid_time(at)
+    response = client.get(f"/accounts/{account}/balances?at={instant}")
+    assert response.status_code == 200
+    assert reply_json(response)["balances"] == model.balances_at(account, at), (account, at)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=30))
 def test_random_sequences_keep_the_invariants(service: tuple[Any, Store], steps: list[tuple[Any, ...]]) -> None:
@@ -185,13 +192,9 @@ def test_random_sequences_keep_the_invariants(service: tuple[Any, Store], steps:
                 assert body["action"] == "transaction.rejected"
             sent.append((data, event_id, 200))
         elif kind == "query":
-            account, at = f"r{run}:{ACCOUNTS[item[1]]}", item[2]
-            instant = "2100-01-01T00:00:00Z" if at == AFTER_ALL else grid_time(at)
-            response = client.get(f"/accounts/{account}/balances?at={instant}")
-            if response.status_code == 404:
-                assert model.balances_at(account, AFTER_ALL) == []
-            else:
-                assert reply_json(response)["balances"] == model.balances_at(account, at), (account, at)
+            touched = sorted({move[1] for move in model.moves if move[1].startswith(f"r{run}:")})
+            if touched:
+                check_point_in_time(client, model, touched[item[1] % len(touched)], item[2])
         elif sent:
             data, original_id, status = sent[item[1] % len(sent)]
             again = post_event(client, "ledger.transaction-requested", data, event_id=original_id)
@@ -199,3 +202,9 @@ def test_random_sequences_keep_the_invariants(service: tuple[Any, Store], steps:
         stored = check(store)
         mine = {key: list(value) for key, value in stored.items() if key[0].startswith(f"r{run}:")}
         assert mine == {key: value for key, value in model.balances.items() if key[0].startswith(f"r{run}:")}
+    # Every instant where an answer changes, and just before it, for every account of this run.
+    for account in sorted({move[1] for move in model.moves if move[1].startswith(f"r{run}:")}):
+        for at in sorted({move[0] for move in model.moves if move[1] == account} - {NOW}):
+            check_point_in_time(client, model, account, at - 0.5)
+            check_point_in_time(client, model, account, at)
+        check_point_in_time(client, model, account, AFTER_ALL)
