@@ -225,3 +225,18 @@ def shift_history_after(session: Session, key: Key, at: datetime, delta: Totals)
 def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(LedgerBalanceHistory), rows)
+
+
+# ---- settlement -----------------------------------------------------------------------------------
+
+def merchant_balance_keys(session: Session, prefix: str, merchant: str | None, currency: str | None) -> list[Key]:
+    """The (account, currency) of every merchant balance, or of one merchant and/or currency, in order."""
+    statement = select(col(LedgerBalance.account), col(LedgerBalance.currency))
+    if merchant is not None:
+        statement = statement.where(col(LedgerBalance.account) == f"{prefix}{merchant}")
+    else:
+        statement = statement.where(col(LedgerBalance.account).startswith(prefix, autoescape=True))
+    if currency is not None:
+        statement = statement.where(col(LedgerBalance.currency) == currency)
+    return [(account, code) for account, code in session.execute(
+        statement.order_by(col(LedgerBalance.account), col(LedgerBalance.currency)))]
