@@ -501,3 +501,5 @@ class PayoutFailed(EventData):
 
 
 CATALOG.update({model.type_name: model for model in (SettlementRequested, PayoutCreated, PayoutPaid, PayoutFailed)})
+# Reported by the payout provider, outside paymesh: consumed here, never produced by a paymesh function.
+PROVIDER_REPORTED_TYPES = frozenset({PayoutPaid.type_name, PayoutFailed.type_name})
