@@ -125,3 +125,55 @@ def test_concurrent_backdated_writers_keep_point_in_time_balances(postgres: None
                 posted = [item["posted"] for item in body["balances"]]
                 assert posted in ([format_minor(running, "EUR")], []), (name, minute, posted)
                 assert posted or running == 0
+
+
+@pytest.mark.slow
+def test_concurrent_settlements_of_one_period_pay_each_merchant_once(postgres: None, tmp_path: Path) -> None:
+    """Four runs of the same period race each other and a stream of payments: one payout per merchant."""
+    settings = LedgerSettings()
+    spec = build_spec(settings)
+    merchants = [f"mer_{number}" for number in range(6)]
+    with temporary_store("postgres", "ledger", spec.migrations, tmp_path) as store:
+        publisher = MemoryPublisher()
+        app = build_app(spec, store, settings, publisher)
+        seed = flask_client(app)
+        for merchant in merchants:
+            funding = {"transactionId": f"seed-{merchant}", "postings": [
+                {"account": "assets:clearing", "direction": "debit", "amount": "10.00", "currency": "EUR"},
+                {"account": f"merchant:{merchant}", "direction": "credit", "amount": "10.00", "currency": "EUR"}]}
+            assert post_event(seed, "ledger.transaction-requested", funding).status_code == 200
+        failures: list[BaseException] = []
+        statuses: Counter[int] = Counter()
+        lock = threading.Lock()
+
+        def settle() -> None:
+            try:
+                status = post_event(flask_client(app), "ledger.settlement-requested", {"period": "p1"}).status_code
+                with lock:
+                    statuses[status] += 1
+            except BaseException as error:  # surfaced in the main thread
+                failures.append(error)
+
+        def payments(number: int) -> None:
+            client = flask_client(app)
+            try:
+                for n in range(30):
+                    data = {"transactionId": f"pay{number}-{n}", "postings": [
+                        {"account": "assets:clearing", "direction": "debit", "amount": "0.01", "currency": "EUR"},
+                        {"account": f"merchant:{merchants[n % len(merchants)]}", "direction": "credit",
+                         "amount": "0.01", "currency": "EUR"}]}
+                    assert post_event(client, "ledger.transaction-requested", data).status_code == 200
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=settle) for _ in range(4)] + \
+            [threading.Thread(target=payments, args=(number,)) for number in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures[0]
+        assert statuses[200] == 1 and statuses[204] == 3, statuses
+        created = [event.data["merchantId"] for event in publisher.events if event.type == "ledger.payout-created"]
+        assert sorted(created) == merchants
+        check(store)
