@@ -110,37 +110,39 @@ class LedgerHandlers:
                                  effective_at=data.processed_at)
 
     def settlement_requested(self, ctx: Context, data: SettlementRequested) -> list[Emit]:
+        return self.settle(ctx, data.period, data.merchant_id, data.currency)
+
+    def settle(self, ctx: Context, period: str, merchant: str | None, currency: str | None) -> list[Emit]:
         """Hold a payout for each merchant and currency owed money, once per period (see settlement.py).
 
         Every balance row involved is locked first, in the one (account, currency) order all writers use,
         and a payout is created only if none exists for its period once the locks are held: two runs of
         the same period queue and the second finds the first's payouts."""
         session, rules = ctx.session, self.settings.ledger_account_rules
-        keys = repository.merchant_balance_keys(session, MERCHANT_PREFIX, data.merchant_id, data.currency)
+        keys = repository.merchant_balance_keys(session, MERCHANT_PREFIX, merchant, currency)
         if not keys:
             return []
         repository.ensure_accounts(session, [IN_TRANSIT], rules, ctx.now)
-        locked = repository.lock_balances(session, keys + [(IN_TRANSIT, currency) for _, currency in keys])
+        locked = repository.lock_balances(session, keys + [(IN_TRANSIT, code) for _, code in keys])
         accounts = repository.existing_accounts(session, [account for account, _ in keys])
         ledger, out = self.ledger(ctx), []
-        for account, currency in keys:
+        for account, code in keys:
             merchant_id = account.removeprefix(MERCHANT_PREFIX)
-            payout = payout_id(merchant_id, currency, data.period)
+            payout = payout_id(merchant_id, code, period)
             if repository.transaction(session, payout) is not None:
                 continue
-            balance = view(account, currency, locked[(account, currency)], accounts[account].type)
+            balance = view(account, code, locked[(account, code)], accounts[account].type)
             minor = payout_minor(balance, self.settings.ledger_payout_reserve_bps)
             if minor <= 0:
                 continue
-            description = f"payout {payout} of {account} for {data.period}"
-            outcome = ledger.create(payout, payout_legs(merchant_id, currency, minor), pending=True,
-                                    description=description, metadata=payout_metadata(payout, merchant_id,
-                                                                                      data.period),
+            description = f"payout {payout} of {account} for {period}"
+            outcome = ledger.create(payout, payout_legs(merchant_id, code, minor), pending=True,
+                                    description=description, metadata=payout_metadata(payout, merchant_id, period),
                                     effective_at=ctx.now)
             out += emits(ctx, outcome, description)
             if outcome.status == "pending":
-                out.append(Emit(PayoutCreated(payout_id=payout, merchant_id=merchant_id, period=data.period,
-                                              currency=currency, amount=format_minor(minor, currency),
+                out.append(Emit(PayoutCreated(payout_id=payout, merchant_id=merchant_id, period=period,
+                                              currency=code, amount=format_minor(minor, code),
                                               created_at=ctx.now)))
         return out
 
