@@ -27,12 +27,17 @@ FUNCTIONS = ("payments", "ledger", "notifications", "audit")
 
 
 def settings_class(function: str) -> type[RuntimeSettings]:
-    module = importlib.import_module(f"functions.{function}.app")
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
-                and value.__module__.startswith(f"functions.{function}."):
-            return value
-    raise LookupError(f"functions.{function}.app defines no settings class")
+    # functions.<name>.settings in the standard anatomy; functions.<name>.app before it
+    for name in ("settings", "app"):
+        try:
+            module = importlib.import_module(f"functions.{function}.{name}")
+        except ModuleNotFoundError:
+            continue
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
+                    and value.__module__ == module.__name__:
+                return value
+    raise LookupError(f"functions.{function} defines no settings class")
 
 
 @dataclass
