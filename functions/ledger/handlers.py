@@ -18,6 +18,7 @@ from functions.ledger.settlement import (
     IN_TRANSIT,
     MERCHANT_PREFIX,
     is_payout,
+    merchant_of,
     payout_id,
     payout_legs,
     payout_metadata,
@@ -127,9 +128,9 @@ class LedgerHandlers:
         accounts = repository.existing_accounts(session, [account for account, _ in keys])
         ledger, out = self.ledger(ctx), []
         for account, code in keys:
-            merchant_id = account.removeprefix(MERCHANT_PREFIX)
-            payout = payout_id(merchant_id, code, period)
-            if repository.transaction(session, payout) is not None:
+            merchant_id = merchant_of(account)
+            payout = payout_id(merchant_id, code, period) if merchant_id else ""
+            if merchant_id is None or repository.transaction(session, payout) is not None:
                 continue
             balance = view(account, code, locked[(account, code)], accounts[account].type)
             minor = payout_minor(balance, self.settings.ledger_payout_reserve_bps)

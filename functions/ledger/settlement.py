@@ -18,6 +18,13 @@ MERCHANT_PREFIX = "merchant:"
 IN_TRANSIT = "liabilities:payouts_in_transit"
 PAYOUT_KIND = "payout"
 BPS_WHOLE = 10_000
+MERCHANT_ID_MAX_CHARS = 128  # shared.events.Identifier: a longer account suffix cannot name a payout's merchant
+
+
+def merchant_of(account: str) -> str | None:
+    """The merchant id of a `merchant:<id>` account, or None when it cannot be one (too long)."""
+    merchant_id = account.removeprefix(MERCHANT_PREFIX)
+    return merchant_id if 0 < len(merchant_id) <= MERCHANT_ID_MAX_CHARS else None
 
 
 def payout_id(merchant_id: str, currency: str, period: str) -> str:

@@ -125,3 +125,13 @@ def test_one_merchant_and_currency_and_nothing_for_a_receivable(settled: LedgerS
     bad = settled.send("ledger.settlement-requested", {"period": "2026/11/28"})
     assert bad.status_code == 422 and reply_json(bad)["field"] == "data.period"
     trial_balance_is_zero(settled)
+
+
+def test_an_account_whose_suffix_cannot_be_a_merchant_id_is_left_alone(settled: LedgerService) -> None:
+    long_name = "merchant:" + "m" * 150  # a valid account name, too long for a merchant id on an event
+    settled.transfer("t1", ("assets:cash", "debit", "5.00", "EUR"), (long_name, "credit", "5.00", "EUR"))
+    pay(settled, "p1", "mer_a", "10.00", "0", "10.00")
+    assert settled.send("ledger.settlement-requested", {"period": "2026-11-28"}).status_code == 200
+    assert list(payouts(settled)) == [("mer_a", "EUR")]
+    assert settled.balance(long_name, "EUR")["available"] == "-5.00"
+    trial_balance_is_zero(settled)
