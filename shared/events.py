@@ -477,3 +477,59 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema["title"] = event_type
         schemas[event_type] = schema
     return schemas
+
+
+# ---- ledger settlement (payouts) ------------------------------------------------------------------
+
+SettlementPeriod = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class SettlementRequested(EventData):
+    """Run a settlement for `period` (e.g. "2026-11-28"): every merchant, or one merchant and/or currency."""
+
+    type_name: ClassVar[str] = "ledger.settlement-requested"
+    key_field: ClassVar[str] = "period"
+
+    period: SettlementPeriod
+    merchant_id: Identifier | None = None
+    currency: Currency | None = None
+    requested_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutCreated(EventData, MoneyFields):
+    """A payout is held in the ledger (merchant -> liabilities:payouts_in_transit) and ready to be sent."""
+
+    type_name: ClassVar[str] = "ledger.payout-created"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    merchant_id: Identifier
+    period: SettlementPeriod
+    created_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutPaid(EventData):
+    """The payout reached the merchant: the ledger posts its transfer."""
+
+    type_name: ClassVar[str] = "ledger.payout-paid"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    reference: str | None = Field(default=None, max_length=200)
+    paid_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutFailed(EventData):
+    """The payout could not be made: the ledger voids its transfer and the money is the merchant's again."""
+
+    type_name: ClassVar[str] = "ledger.payout-failed"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    reason: str = Field(min_length=1, max_length=200)
+    failed_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG.update({model.type_name: model for model in (SettlementRequested, PayoutCreated, PayoutPaid, PayoutFailed)})
+# Reported by the payout provider, outside paymesh: consumed here, never produced by a paymesh function.
+PROVIDER_REPORTED_TYPES = frozenset({PayoutPaid.type_name, PayoutFailed.type_name})
