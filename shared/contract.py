@@ -12,10 +12,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from sqlmodel import Session
 
+from shared import times
 from shared.config import RuntimeSettings
 from shared.errors import EventError
 from shared.events import EventData
@@ -90,9 +91,8 @@ class Stream:
     content_type: str = "application/x-ndjson"
 
 
-# Times a query or an event may name: far enough for any real payment, short of datetime's own edges.
-TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
-TIME_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+# Times a query or an event may name (shared/times.py holds the one definition).
+TIME_MIN, TIME_MAX = times.TIME_MIN, times.TIME_MAX
 QUERY_TEXT_MAX_CHARS = 512
 
 
@@ -170,6 +170,13 @@ class Route:
     method: str
     pattern: str
     view: View
+    # For the OpenAPI document (shared/openapi.py); all optional. `params` are the query-string
+    # parameters the view reads, `response` the JSON Schema of its 200 body, `errors` statuses it may
+    # answer besides 200, 400, 404 and 503.
+    summary: str = ""
+    params: tuple[Param, ...] = ()
+    response: Mapping[str, Any] | None = None
+    errors: tuple[int, ...] = ()
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -198,5 +205,22 @@ class FunctionSpec:
     def consumes(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def get(self, pattern: str, view: View) -> None:
-        self.routes.append(Route("GET", pattern, view))
+    def get(self, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
+            response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
+        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors)))
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A query-string parameter a route reads through Query.text/integer/time, as its OpenAPI document shows
+    it: Param("limit", "integer", minimum=1, maximum=1000, default=100)."""
+
+    name: str
+    kind: Literal["text", "integer", "time"] = "text"
+    description: str = ""
+    required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    default: int | str | None = None
+    max_chars: int = QUERY_TEXT_MAX_CHARS
+    choices: tuple[str, ...] = ()

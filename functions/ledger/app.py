@@ -19,12 +19,17 @@ from shared.events import (
     DisputeOpened,
     LedgerAuditEvent,
     PaymentProcessed,
+    PayoutCreated,
+    PayoutFailed,
+    PayoutPaid,
     RefundProcessed,
     SettlementReported,
+    SettlementRequested,
     TransactionRequested,
 )
 
-OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name, ComplianceAlert.type_name})
+OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name, PayoutCreated.type_name,
+                     ComplianceAlert.type_name})
 
 
 def build_spec(settings: LedgerSettings) -> FunctionSpec:
@@ -33,6 +38,9 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.on(TransactionRequested, handlers.transaction_requested)
     spec.on(PaymentProcessed, handlers.payment_processed)
     spec.on(RefundProcessed, handlers.refund_processed)
+    spec.on(SettlementRequested, handlers.settlement_requested)
+    spec.on(PayoutPaid, handlers.payout_paid)
+    spec.on(PayoutFailed, handlers.payout_failed)
     disputes = DisputeHandlers(handlers)
     spec.on(DisputeOpened, disputes.dispute_opened)
     spec.on(DisputeClosed, disputes.dispute_closed)

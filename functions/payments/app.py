@@ -9,10 +9,11 @@ from pathlib import Path
 
 from functions.payments.gateway_reports import GatewayReportHandlers
 from functions.payments.gateways import Gateway
+from functions.payments.gateways.guarded import GuardedGateway
 from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.handlers import PaymentHandlers
 from functions.payments.models import TABLES
-from functions.payments.routes import payment_view
+from functions.payments.routes import PAYMENT_SCHEMA, payment_view
 from functions.payments.settings import PaymentsSettings
 from shared.contract import FunctionSpec
 from shared.events import (
@@ -44,10 +45,11 @@ def build_gateway(settings: PaymentsSettings) -> Gateway:
 
 
 def build_spec(settings: PaymentsSettings, gateway: Gateway | None = None) -> FunctionSpec:
-    handlers = PaymentHandlers(settings, gateway or build_gateway(settings))
+    handlers = PaymentHandlers(settings, GuardedGateway(gateway or build_gateway(settings)))
     spec = FunctionSpec("payments", OUTPUTS, migrations=Path(__file__).parent / "migrations", tables=TABLES)
     spec.on(PaymentRequested, handlers.payment_requested)
     spec.on(RefundRequested, handlers.refund_requested)
     spec.on(GatewayEventReceived, GatewayReportHandlers(settings).gateway_event_received)
-    spec.get("/payments/{payment_id}", payment_view)
+    spec.get("/payments/{payment_id}", payment_view, summary="A payment: its state, amounts and gateway reference",
+             response=PAYMENT_SCHEMA)
     return spec

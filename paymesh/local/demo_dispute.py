@@ -5,6 +5,7 @@ takes the amount plus the chargeback fee from the merchant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,9 @@ class DisputeAct:
     problem: str | None = None
 
 
-def _payment(payments_url: str, payment_id: str) -> dict[str, Any]:
+def _payment(payments_url: str, payment_id: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
     try:
-        answer = httpx.get(f"{payments_url}/payments/{payment_id}", timeout=5).json()
+        answer = httpx.get(f"{payments_url}/payments/{payment_id}", timeout=5, headers=dict(headers or {})).json()
     except (httpx.HTTPError, ValueError) as error:
         return {"error": type(error).__name__}
     return answer if isinstance(answer, dict) else {}
@@ -44,9 +45,11 @@ def _done(dispute_id: str, seen: list[Seen]) -> bool:
     return closed and booked
 
 
-def run_dispute(bootstrap: str, payments_url: str, reader: TopicReader, run: str, timeout: float) -> DisputeAct:
+def run_dispute(bootstrap: str, payments_url: str, reader: TopicReader, run: str, timeout: float, *,
+                headers: Mapping[str, str] | None = None) -> DisputeAct:
+    """`headers`: a reader's Authorization for GET /payments/{id} when the set runs with authentication."""
     act = DisputeAct(f"pay_eur_{run}", f"dp_demo_{run}")
-    payment = _payment(payments_url, act.payment_id)
+    payment = _payment(payments_url, act.payment_id, headers)
     reference, amount = payment.get("gatewayReference"), payment.get("amount")
     if not isinstance(reference, str) or not isinstance(amount, str):
         act.problem = f"no captured payment {act.payment_id} to dispute: {payment}"
@@ -61,7 +64,7 @@ def run_dispute(bootstrap: str, payments_url: str, reader: TopicReader, run: str
     produce(bootstrap, events)  # one partition key (the reference): opened is handled before closed
     act.seen = reader.read_until(lambda seen: _done(act.dispute_id, seen), timeout)
     act.complete = _done(act.dispute_id, act.seen)
-    act.payment_status = str(_payment(payments_url, act.payment_id).get("status"))
+    act.payment_status = str(_payment(payments_url, act.payment_id, headers).get("status"))
     return act
 
 

@@ -37,11 +37,13 @@ def test_plain_json_from_kafkajs_is_posted_in_the_ledger_once_per_payment(local:
                for payment_id in ids]
     assert kafkajs.produce(local.broker.bootstrap, "payments.payment-requested", records) == PAYMENTS
 
-    ledger = local.urls["ledger"]
+    ledger, reader = local.urls["ledger"], local.auth_headers("reader", "ledger")
 
     def posted() -> bool:
-        return all(httpx.get(f"{ledger}/transactions/payment:{payment_id}").status_code == 200 for payment_id in ids)
+        return all(httpx.get(f"{ledger}/transactions/payment:{payment_id}", headers=reader).status_code == 200
+                   for payment_id in ids)
 
     assert wait_for(posted, timeout=60), "not every KafkaJS payment reached the ledger"
-    entries = httpx.get(f"{ledger}/accounts/merchant:mer_{run}/entries", params={"limit": 1000}).json()["entries"]
+    entries = httpx.get(f"{ledger}/accounts/merchant:mer_{run}/entries", params={"limit": 1000},
+                        headers=reader).json()["entries"]
     assert len(entries) == PAYMENTS  # one credit per payment: nothing lost, nothing twice

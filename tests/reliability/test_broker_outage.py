@@ -169,8 +169,10 @@ def payment_states(home: Path) -> dict[str, str]:
     return {str(payment_id): str(status) for payment_id, status in rows}
 
 
-def post_event(url: str, event: Envelope, timeout: float = 20.0) -> tuple[int, dict[str, Any], float]:
+def post_event(url: str, event: Envelope, timeout: float = 20.0,
+               auth: dict[str, str] | None = None) -> tuple[int, dict[str, Any], float]:
     headers, body = event.http_binary()
+    headers.update(auth or {})  # the payments source's token: the set runs with authentication on
     started = time.monotonic()
     response = httpx.post(url, headers=headers, content=body, timeout=timeout)
     try:
@@ -256,7 +258,8 @@ def _outage_run(tmp_path: Path, hooks: Recorder, monkeypatch: pytest.MonkeyPatch
 
         with ThreadPoolExecutor(3) as pool:
             ingress_answer = pool.submit(probe_ingress)
-            function_answer = pool.submit(post_event, urls["payments"], direct)
+            function_answer = pool.submit(post_event, urls["payments"], direct, 20.0,
+                                          local.auth_headers("sender", "payments"))
             upstream_error = pool.submit(produce_upstream)
             ready = httpx.get(f"{urls['payments']}/ready", timeout=10)
             ingress_status, ingress_seconds = ingress_answer.result()
@@ -275,7 +278,7 @@ def _outage_run(tmp_path: Path, hooks: Recorder, monkeypatch: pytest.MonkeyPatch
         # Knative redelivers the event the function answered 503; the stored outputs are published again.
         status = 0
         while status != 200 and time.monotonic() < restarted + FLOW_TIMEOUT:
-            status, _, _ = post_event(urls["payments"], direct)
+            status, _, _ = post_event(urls["payments"], direct, auth=local.auth_headers("sender", "payments"))
             if status != 200:
                 time.sleep(0.5)
         redelivered_status = status

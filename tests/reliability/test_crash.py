@@ -185,8 +185,8 @@ def minor(amount: str) -> int:
     return int(Decimal(amount) * 100)
 
 
-def posted_minor(ledger: str, account: str) -> dict[str, int]:
-    response = httpx.get(f"{ledger}/accounts/{account}/balances", timeout=10)
+def posted_minor(ledger: str, account: str, auth: dict[str, str] | None = None) -> dict[str, int]:
+    response = httpx.get(f"{ledger}/accounts/{account}/balances", timeout=10, headers=auth)
     if response.status_code == 404:
         return {}
     response.raise_for_status()
@@ -281,11 +281,12 @@ def _crash_run(tmp_path: Path, hooks: Recorder) -> CrashRun:
         collector.stop()
         observed = Observed.of(collector.seen)
         urls = local.urls
-        trial = httpx.get(f"{urls['ledger']}/trial-balance", timeout=30).json()
-        verify = httpx.get(f"{urls['audit']}/verify", timeout=120).json()
+        reading = local.auth_headers("reader")  # the set runs with authentication on
+        trial = httpx.get(f"{urls['ledger']}/trial-balance", timeout=30, headers=reading).json()
+        verify = httpx.get(f"{urls['audit']}/verify", timeout=120, headers=reading).json()
         accounts = {f"merchant:mer_{m}" for m in range(MERCHANTS)} | {"revenue:fees"} | {
             f"assets:gateway_clearing:{data['gateway']}" for data in observed.data("payments.payment-processed")}
-        balances = {account: posted_minor(urls["ledger"], account) for account in sorted(accounts)}
+        balances = {account: posted_minor(urls["ledger"], account, reading) for account in sorted(accounts)}
         states = payment_states(local.home)
         stats = {topic: vars(counts) for topic, counts in local.engine.stats.snapshot().items()}
     finally:

@@ -20,6 +20,7 @@ import flask
 import stripe
 
 from functions.payments.gateway_events.stripe_events import bad_event, translate
+from shared import tracing
 from shared.envelope import Envelope, dumps
 from shared.errors import EventError, TransientError
 from shared.events import GatewayEventReceived
@@ -106,8 +107,14 @@ class GatewayEventsApp:
         if data is None:
             log.info("gateway event ignored", extra={"gateway_event_type": str(event.get("type"))[:100]})
             return _json({"received": True, "published": None}, 200)
-        envelope = self.envelope(data, request.headers.get("traceparent"))
-        self.publisher.publish([envelope])
+        traceparent = request.headers.get("traceparent")
+        if tracing.enabled():
+            with tracing.server_span("POST / gateway event", traceparent, {"paymesh.gateway_event_type": data.kind}):
+                envelope = self.envelope(data, tracing.current_traceparent() or traceparent)
+                self.publisher.publish([envelope])
+        else:
+            envelope = self.envelope(data, traceparent)
+            self.publisher.publish([envelope])
         log.info("gateway event published", extra={"gateway_event_id": data.gateway_event_id,
                                                    "event_type": data.type_name, "kind": data.kind})
         return _json({"received": True, "published": {"id": envelope.id, "type": envelope.type}}, 200)

@@ -1,13 +1,10 @@
-"""Ledger: reconciliation of gateway settlement reports (one row per batch, one per line or missing payment).
-
-Branch note: written beside the point-in-time revision 0002 on another branch; when both are merged this
-revision's down_revision becomes "0002" (the tables are independent of it)."""
+"""Ledger: reconciliation of gateway settlement reports (one row per batch, one per line or missing payment)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
