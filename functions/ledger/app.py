@@ -11,7 +11,7 @@ from functions.ledger.metrics import BALANCES
 from functions.ledger.models import TABLES
 from functions.ledger.reconciliation_handlers import ReconciliationHandlers
 from functions.ledger.settings import LedgerSettings
-from shared.contract import FunctionSpec
+from shared.contract import FunctionSpec, Param
 from shared.events import (
     BalanceUpdated,
     ComplianceAlert,
@@ -45,7 +45,11 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.on(DisputeOpened, disputes.dispute_opened)
     spec.on(DisputeClosed, disputes.dispute_closed)
     spec.on(SettlementReported, ReconciliationHandlers(handlers).settlement_reported)
-    spec.get("/reconciliations/{batch_id}", reconciliation_routes.reconciliation)
+    spec.get("/reconciliations/{batch_id}", reconciliation_routes.reconciliation,
+             summary="A reconciled settlement batch: every line's status (matched, amount_mismatch, already_settled, "
+                     "unmatched, missing)",
+             params=[Param("gateway", description="the gateway, when several reported this batch id", max_chars=64)],
+             errors=[400, 404])
     spec.get("/accounts/{account}/balances", routes.balances)
     spec.get("/accounts/{account}/entries", routes.entries)
     spec.get("/transactions/{transaction_id}", routes.transaction)

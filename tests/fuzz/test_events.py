@@ -29,7 +29,9 @@ from tests.support import REQUIRE_POSTGRES
 CONSUMED = [
     ("payments", "payments.payment-requested"), ("payments", "payments.refund-requested"),
     ("ledger", "ledger.transaction-requested"), ("ledger", "payments.payment-processed"),
-    ("ledger", "payments.refund-processed"),
+    ("ledger", "payments.refund-processed"), ("ledger", "payments.dispute-opened"), ("ledger", "payments.dispute-closed"),
+    ("ledger", "ledger.settlement-reported"), ("ledger", "ledger.settlement-requested"), ("ledger", "ledger.payout-paid"),
+    ("ledger", "ledger.payout-failed"), ("payments", "payments.gateway-event-received"),
     ("notifications", "notifications.notification-requested"), ("notifications", "payments.payment-processed"),
     ("notifications", "payments.payment-failed"),
     ("audit", "audit.payment-events"), ("audit", "audit.ledger-events"), ("audit", "audit.notification-events"),
@@ -55,7 +57,8 @@ def _fresh_ids(data: dict[str, Any]) -> dict[str, Any]:
     # Fresh business ids, so an accepted example does not turn the next one into a duplicate or a conflict.
     suffix = uuid.uuid4().hex[:12]
     fresh = dict(data)
-    for key in ("paymentId", "refundId", "transactionId", "notificationId", "subject"):
+    for key in ("paymentId", "refundId", "transactionId", "notificationId", "subject", "disputeId", "batchId",
+                "gatewayEventId"):
         if isinstance(fresh.get(key), str):
             fresh[key] = f"{fresh[key][:100]}_{suffix}"
     return fresh

@@ -54,6 +54,21 @@ NOTIFICATION_REQUESTED: dict[str, Any] = {
 AUDIT_EVENT: dict[str, Any] = {
     "service": "payments", "action": "payment.captured", "outcome": "success", "subject": "pay_1",
     "occurredAt": "2026-11-29T10:00:00Z", "details": {"amount": "12.34", "currency": "EUR", "customerId": "cus_1"}}
+GATEWAY_EVENT_RECEIVED: dict[str, Any] = {
+    "gateway": "simulated", "gatewayEventId": "evt_1", "gatewayEventType": "charge.dispute.created",
+    "kind": "dispute_opened", "reference": "pi_sim_1", "amount": "12.34", "currency": "EUR", "disputeId": "dp_1",
+    "disputeReason": "fraudulent", "occurredAt": "2026-11-29T10:00:00Z"}
+DISPUTE_OPENED: dict[str, Any] = {
+    "disputeId": "dp_1", "paymentId": "pay_1", "customerId": "cus_1", "merchantId": "mer_1", "amount": "12.34",
+    "currency": "EUR", "reason": "fraudulent", "gateway": "simulated", "gatewayReference": "ch_1",
+    "openedAt": "2026-11-29T10:00:00Z"}
+DISPUTE_CLOSED: dict[str, Any] = {
+    "disputeId": "dp_1", "paymentId": "pay_1", "customerId": "cus_1", "merchantId": "mer_1", "amount": "12.34",
+    "currency": "EUR", "outcome": "lost", "fee": {"amount": "15.00", "currency": "EUR"}, "gateway": "simulated",
+    "closedAt": "2026-11-29T11:00:00Z"}
+SETTLEMENT_REPORTED: dict[str, Any] = {
+    "gateway": "simulated", "batchId": "po_1", "currency": "EUR", "settledThrough": "2026-11-29T12:00:00Z",
+    "lines": [{"gatewayReference": "ch_1", "gross": "12.34", "fee": "0.30", "net": "12.04"}]}
 
 VALID_DATA: dict[str, dict[str, Any]] = {
     "payments.payment-requested": PAYMENT_REQUESTED,
@@ -66,6 +81,13 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "audit.payment-events": AUDIT_EVENT,
     "audit.ledger-events": {**AUDIT_EVENT, "service": "ledger"},
     "audit.notification-events": {**AUDIT_EVENT, "service": "notifications"},
+    "payments.gateway-event-received": GATEWAY_EVENT_RECEIVED,
+    "payments.dispute-opened": DISPUTE_OPENED,
+    "payments.dispute-closed": DISPUTE_CLOSED,
+    "ledger.settlement-reported": SETTLEMENT_REPORTED,
+    "ledger.settlement-requested": {"period": "2026-11-28", "currency": "EUR"},
+    "ledger.payout-paid": {"payoutId": "po_unknown", "reference": "bank_1"},
+    "ledger.payout-failed": {"payoutId": "po_unknown", "reason": "account_closed"},
 }
 
 
