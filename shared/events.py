@@ -249,6 +249,8 @@ class RefundFailed(EventData, MoneyFields):
     reason: str
     message: str = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
+    # whose payment it was, for merchant webhooks (optional: older producers do not send it)
+    merchant_id: Identifier | None = None
 
 
 # ---- ledger ---------------------------------------------------------------------------------------
@@ -447,3 +449,16 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema["title"] = event_type
         schemas[event_type] = schema
     return schemas
+
+
+# ---- Knative source events (not Kafka topics, so not in CATALOG) -----------------------------------
+
+WEBHOOK_EVENT_TYPES = ("payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
+                       "payments.refund-failed")
+
+
+class PingTick(EventData):
+    """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
+
+    type_name: ClassVar[str] = "dev.knative.sources.ping"
+    key_field: ClassVar[str] = "metadata"
