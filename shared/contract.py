@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from shared.config import RuntimeSettings
 from shared.errors import EventError
-from shared.events import EventData
+from shared.events import CATALOG, EventData
 
 if TYPE_CHECKING:
     from shared.store import Store
@@ -204,6 +204,11 @@ class FunctionSpec:
     @property
     def consumes(self) -> frozenset[str]:
         return frozenset(self.handlers)
+
+    @property
+    def consumed_topics(self) -> frozenset[str]:
+        """The consumed types that are Kafka topics (what its KafkaSource reads); not e.g. PingSource ticks."""
+        return frozenset(event_type for event_type in self.handlers if event_type in CATALOG)
 
     def get(self, pattern: str, view: View) -> None:
         self.routes.append(Route("GET", pattern, view))
