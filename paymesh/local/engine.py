@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from paymesh.local.dispatcher import SourceConsumer, start_consumers, wait_all_assigned
+from paymesh.local.pings import PingRunner, PingSource
 from paymesh.local.sink_ingress import SinkIngress
 from paymesh.local.stats import Stats
 from paymesh.local.topology import Topology
@@ -20,6 +21,7 @@ class Engine:
     ingress_port: int = 0
     ingress: SinkIngress | None = None
     consumers: list[SourceConsumer] = field(default_factory=list)
+    pings: PingRunner | None = None
 
     def start_ingress(self) -> SinkIngress:
         self.ingress = SinkIngress(list(self.topology.sinks), self.bootstrap, stats=self.stats,
@@ -51,3 +53,12 @@ class Engine:
     def stop_ingress(self) -> None:
         if self.ingress is not None:
             self.ingress.stop()
+
+    def start_pings(self, sources: list[PingSource], targets: Mapping[str, str]) -> PingRunner:
+        """Run the PingSources (targets: Knative Service name -> URL) on their schedules."""
+        self.pings = PingRunner(sources, targets).start()
+        return self.pings
+
+    def stop_pings(self) -> None:
+        if self.pings is not None:
+            self.pings.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from paymesh.local.engine import Engine
+from paymesh.local.pings import load_pings
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
 from paymesh.local.supervisor import PORTS, Supervisor
@@ -74,6 +75,9 @@ class LocalSet:
             self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
         for source in topology.sources:
             self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
+        pings = engine.start_pings(load_pings(self.eventing), targets)
+        for ping in pings.sources:
+            self.say(f"ping source   {ping.name}: '{' '.join(ping.cron_text.split())}' -> {pings.url(ping)}")
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / STATE_FILE).write_text(json.dumps(
             {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
@@ -111,6 +115,7 @@ class LocalSet:
     def stop(self) -> None:
         """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
         if self.engine is not None:
+            self.engine.stop_pings()
             self.engine.stop_dispatchers()
         if self.supervisor is not None:
             self.supervisor.stop_all()
