@@ -248,3 +248,22 @@ def test_scheduled_retries_survive_a_restart(make_harness: MakeHarness) -> None:
         time.sleep(0.4)
         assert post_event(restarted, PING, {}, source=PING_SOURCE).status_code in {200, 204}
     assert [r.status for r in hook.requests] == [503, 200]
+
+
+def test_an_unreachable_endpoint_fails_without_its_url_token_anywhere(make_harness: MakeHarness) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = make_harness(notifications_webhook_retry_schedule="0.05")
+    endpoint = register(app, f"http://127.0.0.1:{port}/hook?token=s3cret-t0ken")
+    app.post(PROCESSED, processed("pay_1"), event_id="e1")
+    time.sleep(0.1)
+    tick(app)
+    [message] = reply_json(app.client.get(f"/endpoints/{endpoint['id']}/messages?status=failed"))["messages"]
+    listed = attempts(app, message["id"])
+    assert [a["status"] for a in listed] == ["failed", "failed"] and listed[0]["responseStatus"] is None
+    published = json.dumps([event.data for event in app.publisher.events])
+    assert "s3cret-t0ken" not in json.dumps(listed) + published + json.dumps(message)
+    assert "notifications.notification-failed" in [event.type for event in app.publisher.events]

@@ -74,9 +74,16 @@ class Dispatcher:
             created.append(message)
         if created:
             repo.commit()
+        started = time.monotonic()
         emits: list[Emit] = []
         disabled: list[Disabled] = []
         for message in created:
+            if time.monotonic() - started > self.policy.tick_seconds_max:
+                # Out of time for this event (its delivery has a timeout): the next tick sends the rest.
+                message.next_attempt_at = message.updated_at = _now()
+                repo.save_message(message)
+                repo.commit()
+                continue
             more, gone = self.attempt(ctx, repo, message)
             emits += more
             disabled += gone

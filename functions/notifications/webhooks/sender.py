@@ -11,6 +11,7 @@ import httpx
 from functions.notifications.channels import response_detail
 from functions.notifications.channels.webhook import USER_AGENT
 from functions.notifications.destinations import BadDestinationError, UnresolvableError, check_url, pinned_url, resolve
+from functions.notifications.masking import mask_url, scrub
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class WebhookSender:
         started = time.perf_counter()
         headers = {"Content-Type": "application/json", **headers}
         extensions: dict[str, str] = {}
+        address_url = url
         try:
             target = check_url(url, self._allow_hosts)
             address_url = target.url
@@ -48,7 +50,9 @@ class WebhookSender:
         except (BadDestinationError, UnresolvableError) as error:
             return Sent(None, _ms(started), f"refused: {error}")
         except httpx.HTTPError as error:
-            return Sent(None, _ms(started), f"{type(error).__name__}: {error}"[:500])
+            # the URL's path and query may hold the merchant's token: never in an attempt, event or log
+            text = scrub(scrub(f"{type(error).__name__}: {error}", url, mask_url(url)), address_url, mask_url(url))
+            return Sent(None, _ms(started), text[:500])
         if 200 <= response.status_code < 300:
             return Sent(response.status_code, _ms(started))
         detail = response_detail(response.content)
