@@ -267,3 +267,17 @@ def test_an_unreachable_endpoint_fails_without_its_url_token_anywhere(make_harne
     published = json.dumps([event.data for event in app.publisher.events])
     assert "s3cret-t0ken" not in json.dumps(listed) + published + json.dumps(message)
     assert "notifications.notification-failed" in [event.type for event in app.publisher.events]
+
+
+def test_deleting_an_endpoint_stops_its_pending_messages_quietly(make_harness: MakeHarness) -> None:
+    app = make_harness(**FAST)
+    with recording_server(503) as hook:
+        endpoint = register(app, hook.url + "/h")
+        app.post(PROCESSED, processed("pay_1"), event_id="e1")
+        message_id = hook.requests[0].headers["webhook-id"]
+        assert app.client.delete(f"/endpoints/{endpoint['id']}").status_code == 200
+        time.sleep(0.4)
+        tick(app)
+    assert len(hook.requests) == 1
+    assert [a["status"] for a in attempts(app, message_id)] == ["failed"]
+    assert app.outputs("notifications.notification-failed") == []

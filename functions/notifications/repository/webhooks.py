@@ -100,8 +100,13 @@ class WebhookRepository:
         del values["id"]
         self.session.execute(update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint.id).values(**values))
 
-    def delete_endpoint(self, endpoint_id: str) -> None:
+    def delete_endpoint(self, endpoint_id: str, now: datetime) -> None:
+        """Delete it; its pending messages fail quietly (their attempts stay listed)."""
         self.session.execute(delete(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id))
+        self.session.execute(update(MESSAGES).where(MESSAGES.c.endpoint_id == endpoint_id,
+                                                    MESSAGES.c.status == "pending")
+                             .values(status="failed", next_attempt_at=None, last_error="endpoint deleted",
+                                     updated_at=now))
 
     # ---- messages -------------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ class EndpointRoutes:
         repo = WebhookRepository(q.session)
         if repo.endpoint(q.params["endpoint_id"]) is None:
             return _not_found("endpoint")
-        repo.delete_endpoint(q.params["endpoint_id"])
+        repo.delete_endpoint(q.params["endpoint_id"], datetime.now(UTC))
         return Reply({"id": q.params["endpoint_id"], "deleted": True})
 
     def rotate_secret(self, q: Query) -> Reply:
