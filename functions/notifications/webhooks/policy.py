@@ -7,13 +7,18 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 RETRY_AFTER_MAX = timedelta(days=1)
+STEP_MAX_SECONDS = 7 * 86400.0
 
 
 def parse_schedule(text: str) -> tuple[float, ...]:
     """'5,300,1800' -> (5.0, 300.0, 1800.0); ValueError unless every step is a positive number."""
-    steps = tuple(float(part) for part in text.split(",") if part.strip())
-    if not steps or any(step <= 0 for step in steps):
-        raise ValueError("must be positive numbers of seconds, comma-separated, e.g. 5,300,1800")
+    problem = "must be positive numbers of seconds, comma-separated, e.g. 5,300,1800"
+    try:
+        steps = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(problem) from None
+    if not steps or not all(0 < step <= STEP_MAX_SECONDS for step in steps):  # also refuses nan and inf
+        raise ValueError(problem + f" (each at most {STEP_MAX_SECONDS:.0f})")
     return steps
 
 
