@@ -49,6 +49,8 @@ def test_each_outcome_goes_to_every_subscribed_endpoint_of_its_merchant_signed(m
         register(app, other.url + "/o", merchant_id="mer_2")
         assert app.post(PROCESSED, processed("pay_1"), event_id="e1").status_code in OK
         assert app.post(PAYMENT_FAILED, payment_failed("pay_2"), event_id="e2").status_code in OK
+        assert app.post(PROCESSED, processed("pay_1"), event_id="e1").status_code in OK  # redelivered
+        tick(app)
     assert other.requests == []
     assert [json.loads(r.body)["type"] for r in both.requests] == [PROCESSED, PAYMENT_FAILED]
     [failure] = failures_only.requests
@@ -281,3 +283,50 @@ def test_deleting_an_endpoint_stops_its_pending_messages_quietly(make_harness: M
     assert len(hook.requests) == 1
     assert [a["status"] for a in attempts(app, message_id)] == ["failed"]
     assert app.outputs("notifications.notification-failed") == []
+
+
+def test_a_message_left_claimed_by_a_crash_is_sent_after_its_lease(make_harness: MakeHarness) -> None:
+    from datetime import UTC, datetime
+
+    from functions.notifications.repository import MessageRecord, WebhookRepository
+
+    app = make_harness(notifications_webhook_lease_seconds=0.3)
+    with recording_server(200) as hook:
+        endpoint = register(app, hook.url + "/h")
+        now = datetime.now(UTC)
+        # what a process that died between committing the message and sending it leaves behind
+        payload = json.dumps({"type": PROCESSED, "timestamp": now.isoformat(), "data": processed("pay_9")})
+        with app.store.session() as session:
+            WebhookRepository(session).insert_message(MessageRecord(
+                id="msg_crashed", endpoint_id=endpoint["id"], event_type=PROCESSED, payload=payload,
+                status="pending", step=0, next_attempt_at=now + timedelta(seconds=0.3), last_error=None,
+                created_at=now, updated_at=now))
+        tick(app)  # still leased: the dead process might be sending
+        assert hook.requests == []
+        time.sleep(0.4)
+        tick(app)
+        tick(app)
+    [request] = hook.requests
+    assert request.headers["webhook-id"] == "msg_crashed"
+    assert verify(endpoint["secret"], request)["data"]["paymentId"] == "pay_9"
+
+
+def test_concurrent_ticks_send_each_due_message_once(make_harness: MakeHarness, backend: str) -> None:
+    import threading
+
+    if backend != "postgres":
+        pytest.skip("row-level concurrency: PostgreSQL")
+    app = make_harness(notifications_webhook_retry_schedule="0.2", notifications_webhook_breaker_failures=100)
+    with recording_server(200) as hook:
+        hook.statuses = [500] * 12
+        register(app, hook.url + "/h")
+        for number in range(12):
+            app.post(PROCESSED, processed(f"pay_{number}"), event_id=f"e{number}")
+        time.sleep(0.3)
+        threads = [threading.Thread(target=tick, args=(app,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    delivered = [r.headers["webhook-id"] for r in hook.requests if r.status == 200]
+    assert len(delivered) == len(set(delivered)) == 12
