@@ -461,4 +461,3 @@ class PingTick(EventData):
     """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
 
     type_name: ClassVar[str] = "dev.knative.sources.ping"
-    key_field: ClassVar[str] = "metadata"
