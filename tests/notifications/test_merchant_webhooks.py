@@ -330,3 +330,20 @@ def test_concurrent_ticks_send_each_due_message_once(make_harness: MakeHarness, 
             thread.join()
     delivered = [r.headers["webhook-id"] for r in hook.requests if r.status == 200]
     assert len(delivered) == len(set(delivered)) == 12
+
+
+def test_the_ssrf_guard_runs_again_at_every_send(make_harness: MakeHarness) -> None:
+    app = make_harness(**FAST)
+    with recording_server(200) as hook:
+        hook.statuses = [503]
+        register(app, hook.url + "/h")  # allowed: 127.0.0.1 is allow-listed here
+        app.post(PROCESSED, processed("pay_1"), event_id="e1")
+        # the same store served with loopback no longer allow-listed (e.g. the setting was corrected)
+        settings = NotificationsSettings(notifications_webhook_allow_hosts="", **FAST)
+        strict = flask_client(build_app(build_spec(settings), app.store, settings, MemoryPublisher()))
+        time.sleep(0.4)
+        post_event(strict, PING, {}, source=PING_SOURCE)
+    assert len(hook.requests) == 1
+    message_id = hook.requests[0].headers["webhook-id"]
+    last = attempts(app, message_id)[-1]
+    assert last["status"] == "failed" and last["responseStatus"] is None and "refused" in last["error"]
