@@ -86,17 +86,18 @@ class Handlers:
         variables = {"paymentId": data.payment_id, "amount": data.amount, "currency": data.currency,
                      "merchantId": data.merchant_id, "customerId": data.customer_id,
                      "gatewayReference": data.gateway_reference}
+        # Webhooks first (their messages are committed before anything can fail), receipts first in the reply.
         hooks = self._merchant_webhooks(ctx, data, data.merchant_id)
-        return hooks + self._automatic(ctx, data, notification_id=f"rcpt_{data.payment_id}", template="receipt",
-                                       kind="payment.succeeded", variables=variables)
+        return self._automatic(ctx, data, notification_id=f"rcpt_{data.payment_id}", template="receipt",
+                               kind="payment.succeeded", variables=variables) + hooks
 
     def payment_failed(self, ctx: Context, data: PaymentFailed) -> list[Emit]:
         variables = {"paymentId": data.payment_id, "amount": data.amount, "currency": data.currency,
                      "merchantId": data.merchant_id, "customerId": data.customer_id, "reason": data.reason,
                      "message": data.message}
         hooks = self._merchant_webhooks(ctx, data, data.merchant_id)
-        return hooks + self._automatic(ctx, data, notification_id=f"fail_{data.payment_id}",
-                                       template="payment_failed", kind="payment.failed", variables=variables)
+        return self._automatic(ctx, data, notification_id=f"fail_{data.payment_id}", template="payment_failed",
+                               kind="payment.failed", variables=variables) + hooks
 
     def _automatic(self, ctx: Context, data: EventData, *, notification_id: str, template: str, kind: str,
                    variables: dict[str, Any]) -> list[Emit]:
@@ -132,7 +133,6 @@ class Handlers:
             if default:
                 return channel, default
         return None
-
 
     # ---- merchant webhooks (payments.* outcomes) and the PingSource tick -----------------------
 

@@ -347,3 +347,16 @@ def test_the_ssrf_guard_runs_again_at_every_send(make_harness: MakeHarness) -> N
     message_id = hook.requests[0].headers["webhook-id"]
     last = attempts(app, message_id)[-1]
     assert last["status"] == "failed" and last["responseStatus"] is None and "refused" in last["error"]
+
+
+def test_the_reply_to_a_payment_event_stays_its_receipt(make_harness: MakeHarness) -> None:
+    app = make_harness(notifications_endpoint_disable_after=0.1)
+    with recording_server(500) as merchant, recording_server(200) as customer:
+        register(app, merchant.url + "/h")
+        app.post(PROCESSED, processed("pay_1"), event_id="e1")
+        time.sleep(0.2)
+        data = {**processed("pay_2"), "metadata": {"webhookUrl": customer.url + "/r"}}
+        response = app.post(PROCESSED, data, event_id="e2")  # its webhook failure disables the endpoint
+    assert response.headers["ce-type"] == "notifications.notification-sent"
+    assert reply_json(response)["notificationId"] == "rcpt_pay_2"
+    assert "webhook-endpoint.disabled" in [a["action"] for a in app.outputs("audit.notification-events")]
