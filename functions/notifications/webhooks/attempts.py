@@ -55,7 +55,11 @@ class Attempts:
     def attempt(self, ctx: Context, repo: WebhookRepository,
                 message: MessageRecord) -> tuple[list[Emit], list[Disabled]]:
         now = _now()
-        endpoint = repo.endpoint(message.endpoint_id, lock=True)
+        endpoint = repo.endpoint(message.endpoint_id)
+        if endpoint is not None and (endpoint.rate_limit_per_second or endpoint.breaker_opened_at is not None):
+            # Bucket and breaker change with every call: read them under the row's lock. An endpoint without
+            # either is not locked at all, so its messages go out in parallel.
+            endpoint = repo.endpoint(message.endpoint_id, lock=True)
         if endpoint is None or endpoint.status != "enabled":
             reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
             repo.add_attempt(message.id, now, "skipped", error=reason.replace("_", " "))
@@ -77,11 +81,11 @@ class Attempts:
         if not breaker.allows(state, now):
             repo.add_attempt(message.id, now, "breaker_open", error="circuit open: endpoint failing, not called")
             metrics.WEBHOOK_ATTEMPTS.labels("breaker_open").inc()
-            repo.save_endpoint(endpoint)
             return self._failed(ctx, repo, message, endpoint, error="circuit open", retry_after=None, now=now), []
-        endpoint.breaker_opened_at = breaker.probing(state, now).opened_at
-        repo.save_endpoint(endpoint)
-        repo.commit()  # the bucket's token and a half-open probe are taken before the send
+        if endpoint.rate_limit_per_second or endpoint.breaker_opened_at is not None:
+            endpoint.breaker_opened_at = breaker.probing(state, now).opened_at
+            repo.save_endpoint(endpoint)
+            repo.commit()  # the bucket's token and a half-open probe are taken before the send
         sent = self._send(endpoint, message, now)
         return self._record(ctx, repo, message, sent)
 
@@ -98,28 +102,34 @@ class Attempts:
     def _record(self, ctx: Context, repo: WebhookRepository, message: MessageRecord,
                 sent: Sent) -> tuple[list[Emit], list[Disabled]]:
         now = _now()
-        endpoint = repo.endpoint(message.endpoint_id, lock=True)
         repo.add_attempt(message.id, now, "delivered" if sent.ok else "failed", response_status=sent.response_status,
                          duration_ms=sent.duration_ms, error=sent.error)
         metrics.WEBHOOK_ATTEMPTS.labels("delivered" if sent.ok else "failed").inc()
-        if endpoint is None:
-            return self._give_up(ctx, repo, message, None, reason="endpoint_deleted", now=now), []
-        state = BreakerState(endpoint.consecutive_failures, endpoint.breaker_opened_at)
         if sent.ok:
-            state = self.policy.breaker.succeeded(state)
-            endpoint.failing_since = None
             message.status, message.next_attempt_at, message.last_error = "delivered", None, None
             message.updated_at = now
             repo.save_message(message)
-        else:
-            state = self.policy.breaker.failed(state, now)
-            endpoint.failing_since = endpoint.failing_since or now
-        endpoint.consecutive_failures, endpoint.breaker_opened_at = state.consecutive_failures, state.opened_at
-        endpoint.updated_at = now
-        if sent.ok:
-            repo.save_endpoint(endpoint)
+            endpoint = repo.endpoint(message.endpoint_id)
+            if endpoint is not None and (endpoint.consecutive_failures or endpoint.breaker_opened_at is not None
+                                         or endpoint.failing_since is not None):
+                endpoint = repo.endpoint(message.endpoint_id, lock=True)  # a recovery: reset under the lock
+                if endpoint is not None:
+                    state = self.policy.breaker.succeeded(BreakerState(endpoint.consecutive_failures,
+                                                                       endpoint.breaker_opened_at))
+                    endpoint.consecutive_failures, endpoint.breaker_opened_at = state.consecutive_failures, \
+                        state.opened_at
+                    endpoint.failing_since, endpoint.updated_at = None, now
+                    repo.save_endpoint(endpoint)
             repo.commit()
             return [], []
+        endpoint = repo.endpoint(message.endpoint_id, lock=True)
+        if endpoint is None:
+            return self._give_up(ctx, repo, message, None, reason="endpoint_deleted", now=now), []
+        state = self.policy.breaker.failed(BreakerState(endpoint.consecutive_failures, endpoint.breaker_opened_at),
+                                           now)
+        endpoint.consecutive_failures, endpoint.breaker_opened_at = state.consecutive_failures, state.opened_at
+        endpoint.failing_since = endpoint.failing_since or now
+        endpoint.updated_at = now
         emits = self._failed(ctx, repo, message, endpoint, error=sent.error or "failed",
                              retry_after=parse_retry_after(sent.retry_after, now), now=now)
         return emits, self._maybe_disable(ctx, repo, endpoint, now)
@@ -128,12 +138,12 @@ class Attempts:
                 *, error: str, retry_after: timedelta | None, now: datetime) -> list[Emit]:
         message.step += 1
         message.last_error = error
+        repo.save_endpoint(endpoint)
         upcoming = next_attempt(self.policy.schedule, message.step, now, retry_after)
         if upcoming is None:
             return self._give_up(ctx, repo, message, endpoint, reason="attempts_exhausted", now=now)
         message.next_attempt_at, message.updated_at = upcoming, now
         repo.save_message(message)
-        repo.save_endpoint(endpoint)
         repo.commit()
         return []
 
@@ -141,8 +151,6 @@ class Attempts:
                  endpoint: EndpointRecord | None, *, reason: str, now: datetime) -> list[Emit]:
         message.status, message.next_attempt_at, message.updated_at = "failed", None, now
         repo.save_message(message)
-        if endpoint is not None:
-            repo.save_endpoint(endpoint)
         repo.commit()
         metrics.WEBHOOK_MESSAGES_FAILED.labels(reason).inc()
         masked = mask_url(endpoint.url) if endpoint is not None else "***"
