@@ -268,6 +268,8 @@ class RefundFailed(EventData, MoneyFields):
     reason: Code
     message: Message = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
+    # whose payment it was, for merchant webhooks (optional: older producers do not send it)
+    merchant_id: Identifier | None = None
 
 
 # ---- ledger ---------------------------------------------------------------------------------------
@@ -533,3 +535,15 @@ class PayoutFailed(EventData):
 CATALOG.update({model.type_name: model for model in (SettlementRequested, PayoutCreated, PayoutPaid, PayoutFailed)})
 # Reported by the payout provider, outside paymesh: consumed here, never produced by a paymesh function.
 PROVIDER_REPORTED_TYPES = frozenset({PayoutPaid.type_name, PayoutFailed.type_name})
+
+
+# ---- Knative source events (not Kafka topics, so not in CATALOG) -----------------------------------
+
+WEBHOOK_EVENT_TYPES = ("payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
+                       "payments.refund-failed")
+
+
+class PingTick(EventData):
+    """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
+
+    type_name: ClassVar[str] = "dev.knative.sources.ping"
