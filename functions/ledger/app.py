@@ -17,6 +17,7 @@ from shared.events import (
     PayoutCreated,
     PayoutFailed,
     PayoutPaid,
+    PingTick,
     RefundProcessed,
     SettlementRequested,
     TransactionRequested,
@@ -34,6 +35,7 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.on(SettlementRequested, handlers.settlement_requested)
     spec.on(PayoutPaid, handlers.payout_paid)
     spec.on(PayoutFailed, handlers.payout_failed)
+    spec.on(PingTick, handlers.settlement_tick)
     spec.get("/accounts/{account}/balances", routes.balances)
     spec.get("/accounts/{account}/entries", routes.entries)
     spec.get("/transactions/{transaction_id}", routes.transaction)

@@ -53,7 +53,7 @@ def test_dry_run_applies_every_rendered_file(tmp_path: Path) -> None:
     code, output, out = _deploy(tmp_path, "--dry-run")
     assert code == 0, output
     rendered = {str(path) for path in out.rglob("*.yaml")}
-    assert len(rendered) == 1 + 4 + 1 + 4 * 2 + 1 + 2  # namespace, services, access, sources+sinks, pingsource, strimzi
+    assert len(rendered) == 1 + 4 + 1 + 4 * 2 + 2 + 2  # namespace, services, access, sources+sinks, pingsources, strimzi
     assert all(path in output for path in rendered)
 
 
