@@ -10,6 +10,7 @@ from pathlib import Path
 
 from functions.notifications.channels import Channel
 from functions.notifications.channels.email import EmailChannel
+from functions.notifications.channels.guarded import GuardedChannel
 from functions.notifications.channels.push import PushChannel
 from functions.notifications.channels.sms import SmsChannel
 from functions.notifications.channels.webhook import WebhookChannel
@@ -43,7 +44,9 @@ OUTPUTS = frozenset({NotificationSent.type_name, NotificationFailed.type_name, N
 
 def channels(settings: NotificationsSettings) -> dict[str, Channel]:
     timeout = settings.notifications_provider_timeout_seconds
-    return {
+    breaker = Breaker(settings.notifications_provider_breaker_failures,
+                      timedelta(seconds=settings.notifications_provider_breaker_cooldown_seconds))
+    providers: dict[str, Channel] = {
         "webhook": WebhookChannel(settings.notifications_webhook_secret, settings.allow_hosts,
                                   settings.notifications_webhook_timeout_seconds),
         "email": EmailChannel(host=settings.notifications_smtp_host, port=settings.notifications_smtp_port,
@@ -60,6 +63,8 @@ def channels(settings: NotificationsSettings) -> dict[str, Channel]:
         "push": PushChannel(settings.notifications_fcm_base_url, settings.notifications_fcm_project_id,
                             settings.notifications_fcm_access_token, timeout),
     }
+    return {name: channel if name == "webhook" else GuardedChannel(channel, breaker)
+            for name, channel in providers.items()}
 
 
 def build_spec(settings: NotificationsSettings) -> FunctionSpec:

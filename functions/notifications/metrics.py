@@ -15,3 +15,6 @@ WEBHOOK_MESSAGES_FAILED = Counter("notifications_webhook_messages_failed",
                                   "Merchant webhook messages given up on, by reason", ["reason"])
 WEBHOOK_ENDPOINTS_DISABLED = Counter("notifications_webhook_endpoints_disabled",
                                      "Merchant webhook endpoints disabled for failing too long")
+PROVIDER_BREAKER_REFUSALS = Counter(
+    "notifications_provider_breaker_refusals", "Sends refused without calling the provider: its circuit breaker "
+    "was open, by channel", ["channel"])

@@ -55,6 +55,10 @@ class NotificationsSettings(RuntimeSettings):
     notifications_fcm_project_id: str | None = None
     notifications_fcm_access_token: str | None = None
     notifications_provider_timeout_seconds: PositiveFloat = 10.0
+    # The email, SMS and push providers' circuit breakers (one each, per process): this many consecutive transient
+    # failures open one; while open, sends are refused without calling the provider until a probe after the cooldown.
+    notifications_provider_breaker_failures: PositiveInt = 5
+    notifications_provider_breaker_cooldown_seconds: PositiveFloat = 30.0
 
     # merchant webhook endpoints (issue 17)
     notifications_webhook_retry_schedule: str = Field(
