@@ -181,6 +181,9 @@ class Route:
     errors: tuple[int, ...] = ()
     # Who may call it once an auth layer exists: "reader" for reads, "admin" for writes.
     role: str = "reader"
+    # Write routes: the JSON Schema of the body they take, and the status of their success answer.
+    request: Mapping[str, Any] | None = None
+    success: int = 200
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -222,11 +225,12 @@ class FunctionSpec:
         self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors)))
 
     def write(self, method: str, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
-              response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
+              response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),
+              request: Mapping[str, Any] | None = None, success: int = 200) -> None:
         """An admin route taking a JSON body (POST, PUT, PATCH or DELETE)."""
         assert method in WRITE_METHODS, method
         self.routes.append(Route(method, pattern, view, summary, tuple(params), response, tuple(errors),
-                                 role="admin"))
+                                 role="admin", request=request, success=success))
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

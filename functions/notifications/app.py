@@ -18,13 +18,14 @@ from functions.notifications.delivery import Deliverer
 from functions.notifications.handlers import Handlers
 from functions.notifications.models import TABLES
 from functions.notifications.routes import notification_view
-from functions.notifications.routes.endpoints import EndpointRoutes
+from functions.notifications.routes.endpoints import MESSAGE_STATUSES, EndpointRoutes
 from functions.notifications.settings import NotificationsSettings
 from functions.notifications.templates import Templates
 from functions.notifications.webhooks.dispatch import Dispatcher, DispatchPolicy
+from functions.notifications.webhooks.endpoints import EndpointChange, EndpointCreate
 from functions.notifications.webhooks.sender import WebhookSender
 from shared.breaker import Breaker
-from shared.contract import FunctionSpec
+from shared.contract import FunctionSpec, Param
 from shared.events import (
     NotificationAuditEvent,
     NotificationFailed,
@@ -79,19 +80,30 @@ def build_spec(settings: NotificationsSettings) -> FunctionSpec:
     spec.on(RefundProcessed, handlers.refund_processed)
     spec.on(RefundFailed, handlers.refund_failed)
     spec.on(PingTick, handlers.tick)
-    spec.get("/notifications/{notification_id}", notification_view)
+    spec.get("/notifications/{notification_id}", notification_view,
+             summary="A notification: channel, masked recipient, status and attempts")
     admin = EndpointRoutes(settings)
-    spec.write("POST", "/endpoints", admin.create)
-    spec.get("/endpoints", admin.list)
-    spec.get("/endpoints/{endpoint_id}", admin.get)
-    spec.write("PATCH", "/endpoints/{endpoint_id}", admin.change)
-    spec.write("DELETE", "/endpoints/{endpoint_id}", admin.remove)
-    spec.write("POST", "/endpoints/{endpoint_id}/rotate-secret", admin.rotate_secret)
-    spec.write("POST", "/endpoints/{endpoint_id}/enable", admin.enable)
-    spec.write("POST", "/endpoints/{endpoint_id}/recover", admin.recover)
-    spec.get("/endpoints/{endpoint_id}/messages", admin.messages)
-    spec.write("POST", "/messages/{message_id}/replay", admin.replay)
-    spec.get("/messages/{message_id}/attempts", admin.attempts)
+    create, change = EndpointCreate.model_json_schema(by_alias=True), EndpointChange.model_json_schema(by_alias=True)
+    spec.write("POST", "/endpoints", admin.create, summary="Register a merchant webhook endpoint (answers its secret)",
+               request=create, success=201)
+    spec.get("/endpoints", admin.list, summary="A merchant's webhook endpoints",
+             params=[Param("merchantId", "text", "the merchant", required=True, max_chars=128)])
+    spec.get("/endpoints/{endpoint_id}", admin.get, summary="One webhook endpoint (never its secret)")
+    spec.write("PATCH", "/endpoints/{endpoint_id}", admin.change, summary="Change an endpoint", request=change)
+    spec.write("DELETE", "/endpoints/{endpoint_id}", admin.remove, summary="Remove an endpoint")
+    spec.write("POST", "/endpoints/{endpoint_id}/rotate-secret", admin.rotate_secret,
+               summary="A new signing secret; the old one still signs during the overlap")
+    spec.write("POST", "/endpoints/{endpoint_id}/enable", admin.enable, summary="Enable a disabled endpoint")
+    spec.write("POST", "/endpoints/{endpoint_id}/recover", admin.recover, success=202,
+               summary="Send again what failed since an instant (at the next tick)",
+               params=[Param("since", "time", "failed messages created at or after this instant", required=True)])
+    spec.get("/endpoints/{endpoint_id}/messages", admin.messages, summary="An endpoint's messages",
+             params=[Param("status", "text", "only messages in this state", max_chars=16,
+                           choices=MESSAGE_STATUSES),
+                     Param("limit", "integer", "messages per page", minimum=1, maximum=1000, default=100)])
+    spec.write("POST", "/messages/{message_id}/replay", admin.replay, success=202,
+               summary="Send a message again (at the next tick)")
+    spec.get("/messages/{message_id}/attempts", admin.attempts, summary="Every attempt of a message, by webhook-id")
     return spec
 
 
