@@ -269,6 +269,8 @@ class RefundFailed(EventData, MoneyFields):
     reason: Code
     message: Message = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
+    # whose payment it was, for merchant webhooks (optional: older producers do not send it)
+    merchant_id: Identifier | None = None
 
 
 # ---- ledger ---------------------------------------------------------------------------------------
@@ -630,3 +632,15 @@ class SettlementReported(EventData):
 
 
 CATALOG.update({SettlementReported.type_name: SettlementReported})
+
+
+# ---- Knative source events (not Kafka topics, so not in CATALOG) -----------------------------------
+
+WEBHOOK_EVENT_TYPES = ("payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
+                       "payments.refund-failed")
+
+
+class PingTick(EventData):
+    """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
+
+    type_name: ClassVar[str] = "dev.knative.sources.ping"

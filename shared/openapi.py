@@ -165,13 +165,20 @@ def route_operation(route: Route) -> dict[str, Any]:
         ok = {"description": "streamed lines", "content": {streamed: {"schema": {"type": "string"}}}}
     else:
         ok = _json(dict(route.response) if route.response is not None else {}, "the answer")
-    responses: dict[str, Any] = {"200": ok}
-    for status in sorted({400, 404, 503, *route.errors}):
+    responses: dict[str, Any] = {str(route.success): ok}
+    if route.role == "admin":
+        errors = {400, 401, 403, 404, 413, 422, 503, *route.errors}
+    else:
+        errors = {400, 401, 403, 404, 503, *route.errors}
+    for status in sorted(errors - {route.success}):
         responses[str(status)] = _error(status)
     operation: dict[str, Any] = {"operationId": _operation_id(route), "parameters": parameters,
                                  "responses": responses}
     if route.summary:
         operation["summary"] = route.summary
+    if route.request is not None:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": dict(route.request)}}}
     return operation
 
 

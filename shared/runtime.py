@@ -6,6 +6,7 @@ handle, publish, answer. Status codes follow the Kafka dispatcher's delivery con
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import sys
 import time
@@ -24,7 +25,7 @@ from shared import idempotency, tracing
 from shared.auth import AUTH_REJECTED, Authenticator, Role, challenge, required_role
 from shared.auth import from_settings as authenticator_from_settings
 from shared.config import RuntimeSettings, load_settings
-from shared.contract import Context, Emit, FunctionSpec, Inbound, Query, Stream
+from shared.contract import WRITE_METHODS, Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.envelope import Envelope, dumps
 from shared.errors import EventError, FieldProblem, TransientError
 from shared.events import CATALOG, EventData
@@ -144,7 +145,22 @@ class FunctionApp:
                                                  {"http.request.method": "GET", "http.route": route.pattern}):
                             return self._query(route.view, params, request)
                     return self._query(route.view, params, request)
+        elif method in WRITE_METHODS:
+            for route in self.spec.routes:
+                params = route.match(method, path)
+                if params is not None:
+                    return self._write(route.view, params, request)
         return _json({"error": "not_found", "message": f"no route {method} {path}"}, 404)
+
+    def _write(self, view: Callable[[Query], Any], params: dict[str, str],
+               request: flask.Request) -> flask.Response:
+        """An admin route: its JSON body read within body_bytes_max, then the view in one transaction."""
+        try:
+            raw = self._read_body(request)
+            body = json_body(raw)
+        except EventError as error:
+            return _error(error)
+        return self._query(view, params, request, body)
 
     def _probe(self, path: str, accept: str = "") -> flask.Response | None:
         if path in {"/health", "/live"}:
@@ -192,10 +208,10 @@ class FunctionApp:
         return None
 
     def _query(self, view: Callable[[Query], Any], params: dict[str, str],
-               request: flask.Request) -> flask.Response:
+               request: flask.Request, body: Any = None) -> flask.Response:
         try:
             with self.store.session() as session:
-                reply = view(Query(session, params, request.args.to_dict(), self.settings))
+                reply = view(Query(session, params, request.args.to_dict(), self.settings, body))
         except EventError as error:
             return _error(error)
         except TransientError as error:
@@ -261,7 +277,7 @@ class FunctionApp:
                                    f"{', '.join(sorted(self._consumes))}")
         if item.data is None:
             raise EventError.field(422, "invalid_data", f"{prefix}data", "required", "event data is required")
-        model = CATALOG[event_type]
+        model = self.spec.models.get(event_type) or CATALOG[event_type]
         try:
             data = model.model_validate(item.data)
         except ValidationError as error:
@@ -443,3 +459,13 @@ def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> Func
     # gunicorn lets in-flight requests finish on SIGTERM; then flush what the producer still holds.
     atexit.register(publisher.close)
     return FunctionApp(spec, settings, store, publisher, authenticator_from_settings(settings, spec.name))
+
+
+def json_body(raw: bytes) -> Any:
+    """An admin route's body: None when empty, else JSON (a 400 naming `body` when it is not)."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise EventError.field(400, "invalid_body", "body", "json", "the body must be JSON") from None

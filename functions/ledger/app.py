@@ -22,6 +22,7 @@ from shared.events import (
     PayoutCreated,
     PayoutFailed,
     PayoutPaid,
+    PingTick,
     RefundProcessed,
     SettlementReported,
     SettlementRequested,
@@ -50,10 +51,21 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
                      "unmatched, missing)",
              params=[Param("gateway", description="the gateway, when several reported this batch id", max_chars=64)],
              errors=[400, 404])
-    spec.get("/accounts/{account}/balances", routes.balances)
-    spec.get("/accounts/{account}/entries", routes.entries)
-    spec.get("/transactions/{transaction_id}", routes.transaction)
-    spec.get("/trial-balance", routes.trial_balance)
+    spec.on(PingTick, handlers.settlement_tick)
+    spec.get("/accounts/{account}/balances", routes.balances,
+             summary="An account's posted, pending and available balance per currency, now or at a past instant",
+             params=[Param("at", "time", "answer from the entries effective at or before this instant")])
+    spec.get("/accounts/{account}/entries", routes.entries, summary="An account's entries, oldest first",
+             params=[Param("cursor", "integer", "the nextCursor of the previous page", minimum=0,
+                           maximum=routes.CURSOR_MAX, default=0),
+                     Param("limit", "integer", "entries per page", minimum=1, maximum=routes.PAGE_ENTRIES_MAX,
+                           default=100),
+                     Param("currency", "text", "only this currency (ISO 4217)", max_chars=3),
+                     Param("from", "time", "only entries effective after this instant"),
+                     Param("to", "time", "only entries effective at or before this instant")])
+    spec.get("/transactions/{transaction_id}", routes.transaction,
+             summary="A transaction: status, postings and metadata")
+    spec.get("/trial-balance", routes.trial_balance, summary="Debits and credits per currency: they must be equal")
     spec.on_store.append(BALANCES.attach)
     if settings.ledger_accounts:
         spec.on_store.append(handlers.declare_accounts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from functions.ledger import repository
@@ -33,6 +33,7 @@ from shared.events import (
     PayoutCreated,
     PayoutFailed,
     PayoutPaid,
+    PingTick,
     RefundProcessed,
     SettlementRequested,
     TransactionRequested,
@@ -112,6 +113,11 @@ class LedgerHandlers:
 
     def settlement_requested(self, ctx: Context, data: SettlementRequested) -> list[Emit]:
         return self.settle(ctx, data.period, data.merchant_id, data.currency)
+
+    def settlement_tick(self, ctx: Context, data: PingTick) -> list[Emit]:
+        """The scheduled run (eventing/ledger/pingsource.yaml, shortly after midnight UTC) settles the UTC day
+        that just ended; a repeated or late tick of the same day finds that period's payouts and pays nothing."""
+        return self.settle(ctx, (ctx.now - timedelta(days=1)).date().isoformat(), None, None)
 
     def settle(self, ctx: Context, period: str, merchant: str | None, currency: str | None) -> list[Emit]:
         """Hold a payout for each merchant and currency owed money, once per period (see settlement.py).

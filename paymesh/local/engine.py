@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from paymesh.local.dispatcher import SourceConsumer, start_consumers, wait_all_assigned
 from paymesh.local.journal import Journal
+from paymesh.local.pings import PingRunner, PingSource
 from paymesh.local.sink_ingress import SinkIngress
 from paymesh.local.stats import Stats
 from paymesh.local.topology import KafkaSource, Topology
@@ -22,6 +23,7 @@ class Engine:
     ingress: SinkIngress | None = None
     consumers: list[SourceConsumer] = field(default_factory=list)
     journal: Journal | None = None  # one JSON line per delivery outcome, for `paymesh trace`
+    pings: PingRunner | None = None
 
     def start_ingress(self) -> SinkIngress:
         self.ingress = SinkIngress(list(self.topology.sinks), self.bootstrap, stats=self.stats,
@@ -56,3 +58,13 @@ class Engine:
     def stop_ingress(self) -> None:
         if self.ingress is not None:
             self.ingress.stop()
+
+    def start_pings(self, sources: list[PingSource], targets: Mapping[str, str],
+                    tokens: Callable[[PingSource], Callable[[], str] | None] | None = None) -> PingRunner:
+        """Run the PingSources (targets: Knative Service name -> URL) on their schedules."""
+        self.pings = PingRunner(sources, targets, tokens=tokens).start()
+        return self.pings
+
+    def stop_pings(self) -> None:
+        if self.pings is not None:
+            self.pings.stop()

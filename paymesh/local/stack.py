@@ -15,6 +15,7 @@ from paymesh.local.broker import Broker, all_topics, create_topics, start_broker
 from paymesh.local.engine import Engine
 from paymesh.local.journal import JOURNAL_FILE, Journal
 from paymesh.local.oidc import Issuer, role_subject
+from paymesh.local.pings import load_pings
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
 from paymesh.local.supervisor import PORTS, Supervisor
@@ -89,9 +90,10 @@ class LocalSet:
             environment.update(self.sandbox.environment())
         environment.update(self.extra_environment)
         per_function: dict[str, dict[str, str]] = {}
+        ping_sources = load_pings(self.eventing)
         if self.auth:
             self.issuer = Issuer(self.home).start()
-            per_function = access.function_environment(topology, self.issuer.url, self.ports)
+            per_function = access.function_environment(topology, self.issuer.url, self.ports, ping_sources)
             self.say(f"oidc issuer   {self.issuer.url}  (discovery, JWKS; `paymesh token --role reader` for curl)")
         self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports,
                                                   per_function=per_function)
@@ -108,6 +110,9 @@ class LocalSet:
             self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
         for source in topology.sources:
             self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
+        pings = engine.start_pings(ping_sources, targets, tokens)
+        for ping in pings.sources:
+            self.say(f"ping source   {ping.name}: '{' '.join(ping.cron_text.split())}' -> {pings.url(ping)}")
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / STATE_FILE).write_text(json.dumps(
             {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
@@ -146,6 +151,7 @@ class LocalSet:
     def stop(self) -> None:
         """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
         if self.engine is not None:
+            self.engine.stop_pings()
             self.engine.stop_dispatchers()
         if self.supervisor is not None:
             self.supervisor.stop_all()

@@ -18,13 +18,13 @@ def _documents(path: Path) -> list[dict[str, object]]:
 
 
 def test_every_function_reads_the_optional_otel_configmap() -> None:
-    for path in sorted((REPO / "knative").glob("*.yaml")):
-        for doc in _documents(path):
-            if doc.get("kind") != "Service":
-                continue  # knative/access.yaml holds ServiceAccounts and NetworkPolicies
-            for container in doc["spec"]["template"]["spec"]["containers"]:  # type: ignore[index]
-                refs = [source["configMapRef"] for source in container.get("envFrom", []) if "configMapRef" in source]
-                assert {"name": "paymesh-otel", "optional": True} in refs, path.name
+    services = [(path, doc) for path in sorted((REPO / "knative").glob("*.yaml")) for doc in _documents(path)
+                if doc.get("kind") == "Service"]
+    assert len(services) == 5  # the four functions and payments-gateway-events
+    for path, doc in services:
+        for container in doc["spec"]["template"]["spec"]["containers"]:  # type: ignore[index]
+            refs = [source["configMapRef"] for source in container.get("envFrom", []) if "configMapRef" in source]
+            assert {"name": "paymesh-otel", "optional": True} in refs, path.name
 
 
 def test_the_otel_configmap_turns_tracing_on_and_points_at_the_collector() -> None:

@@ -133,6 +133,13 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     [closed] = result.of("payments.dispute-closed")
     assert (closed.data["paymentId"], closed.data["outcome"]) == (f"pay_eur_{result.run}", "lost")
     assert f"dispute dp_demo_{result.run} on pay_eur_{result.run}" in shown
+    # the merchant's webhook endpoint got every payment outcome once, and the demo printed the attempts
+    assert result.endpoint is not None and result.endpoint.startswith("ep_"), result.endpoint
+    hooks = sorted((m["eventType"], m["status"], [a["status"] for a in m["attempts"]])
+                   for m in result.merchant_webhooks)
+    assert hooks == sorted([("payments.payment-processed", "delivered", ["delivered"])] * 2
+                           + [("payments.payment-failed", "delivered", ["delivered"])] * 2)
+    assert "Merchant webhooks" in shown and "delivered 200 in" in shown
 
 
 def test_paymesh_send_produces_to_the_running_set(local: LocalSet) -> None:

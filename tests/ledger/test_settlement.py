@@ -135,3 +135,22 @@ def test_an_account_whose_suffix_cannot_be_a_merchant_id_is_left_alone(settled: 
     assert list(payouts(settled)) == [("mer_a", "EUR")]
     assert settled.balance(long_name, "EUR")["available"] == "-5.00"
     trial_balance_is_zero(settled)
+
+
+def test_the_daily_ping_source_settles_the_day_that_ended_once(settled: LedgerService) -> None:
+    """eventing/ledger/pingsource.yaml's tick (a PingSource event, not a catalog type) settles yesterday (UTC);
+    a second tick the same day pays nothing twice."""
+    from datetime import UTC, datetime, timedelta
+
+    from paymesh.local.pings import load_pings, ping_request
+
+    [ping] = [p for p in load_pings(Path(__file__).resolve().parents[2] / "eventing") if p.name == "ledger-settlement"]
+    assert ping.sink == "ledger" and ping.due(datetime(2026, 11, 29, 0, 5, tzinfo=UTC))
+    pay(settled, "p1", "mer_a", "100.00", "3.00", "97.00")
+    for _ in range(2):
+        headers, body = ping_request(ping, datetime.now(UTC))
+        assert settled.client.post("/", data=body, headers=headers).status_code in {200, 204}
+    created = list(payouts(settled).values())
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert [(item["period"], item["amount"]) for item in created] == [(yesterday, "87.30")]
+    trial_balance_is_zero(settled)

@@ -114,5 +114,5 @@ def test_declared_parameters_responses_and_streams_appear_in_the_document() -> N
     assert params["from"]["schema"] == {"type": "string", "format": "date-time"}
     assert params["state"]["schema"]["enum"] == ["open", "closed"]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["required"] == ["id"]
-    assert set(operation["responses"]) == {"200", "400", "404", "422", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "422", "503"}
     assert set(served["paths"]["/export"]["get"]["responses"]["200"]["content"]) == {"application/x-ndjson"}
