@@ -637,7 +637,7 @@ CATALOG.update({SettlementReported.type_name: SettlementReported})
 # ---- Knative source events (not Kafka topics, so not in CATALOG) -----------------------------------
 
 WEBHOOK_EVENT_TYPES = ("payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
-                       "payments.refund-failed")
+                       "payments.refund-failed", "payments.dispute-opened", "payments.dispute-closed")
 
 
 class PingTick(EventData):

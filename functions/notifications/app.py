@@ -27,6 +27,8 @@ from functions.notifications.webhooks.sender import WebhookSender
 from shared.breaker import Breaker
 from shared.contract import FunctionSpec, Param
 from shared.events import (
+    DisputeClosed,
+    DisputeOpened,
     NotificationAuditEvent,
     NotificationFailed,
     NotificationRequested,
@@ -79,6 +81,8 @@ def build_spec(settings: NotificationsSettings) -> FunctionSpec:
     spec.on(PaymentFailed, handlers.payment_failed)
     spec.on(RefundProcessed, handlers.refund_processed)
     spec.on(RefundFailed, handlers.refund_failed)
+    spec.on(DisputeOpened, handlers.dispute_opened)
+    spec.on(DisputeClosed, handlers.dispute_closed)
     spec.on(PingTick, handlers.tick)
     spec.get("/notifications/{notification_id}", notification_view,
              summary="A notification: channel, masked recipient, status and attempts")

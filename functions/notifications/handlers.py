@@ -16,6 +16,8 @@ from functions.notifications.webhooks.dispatch import Disabled, Dispatcher
 from shared.contract import Context, Emit
 from shared.errors import TransientError, invalid_data
 from shared.events import (
+    DisputeClosed,
+    DisputeOpened,
     EventData,
     NotificationAuditEvent,
     NotificationRequested,
@@ -142,6 +144,12 @@ class Handlers:
     def refund_failed(self, ctx: Context, data: RefundFailed) -> list[Emit]:
         merchant_id = data.merchant_id or data.metadata.get("merchantId")
         return self._merchant_webhooks(ctx, data, merchant_id) if isinstance(merchant_id, str) else []
+
+    def dispute_opened(self, ctx: Context, data: DisputeOpened) -> list[Emit]:
+        return self._merchant_webhooks(ctx, data, data.merchant_id)
+
+    def dispute_closed(self, ctx: Context, data: DisputeClosed) -> list[Emit]:
+        return self._merchant_webhooks(ctx, data, data.merchant_id)
 
     def tick(self, ctx: Context, data: PingTick) -> list[Emit]:
         emits, disabled = self.webhooks.tick(ctx)

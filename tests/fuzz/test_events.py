@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.envelope import encode_header
+from shared.events import CATALOG
 from tests.conftest import _postgres_up
 from tests.fuzz.hostile import Corruption, corrupt
 from tests.fuzz.schema_data import valid_data
@@ -32,6 +33,8 @@ CONSUMED = [
     ("ledger", "payments.refund-processed"), ("ledger", "payments.dispute-opened"), ("ledger", "payments.dispute-closed"),
     ("ledger", "ledger.settlement-reported"), ("ledger", "ledger.settlement-requested"), ("ledger", "ledger.payout-paid"),
     ("ledger", "ledger.payout-failed"), ("payments", "payments.gateway-event-received"),
+    ("notifications", "payments.dispute-opened"), ("notifications", "payments.dispute-closed"),
+    ("notifications", "payments.refund-processed"), ("notifications", "payments.refund-failed"),
     ("notifications", "notifications.notification-requested"), ("notifications", "payments.payment-processed"),
     ("notifications", "payments.payment-failed"),
     ("audit", "audit.payment-events"), ("audit", "audit.ledger-events"), ("audit", "audit.notification-events"),
@@ -49,8 +52,9 @@ def fuzz_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 def test_every_consumed_type_is_fuzzed(fuzz_world: World) -> None:
+    # Catalog types only: a PingSource tick (dev.knative.sources.ping) is not a topic and has no published schema.
     assert sorted(CONSUMED) == sorted((name, event_type) for name, app in fuzz_world.apps.items()
-                                      for event_type in app.spec.consumes)
+                                      for event_type in app.spec.consumes if event_type in CATALOG)
 
 
 def _fresh_ids(data: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +71,10 @@ def _fresh_ids(data: dict[str, Any]) -> dict[str, Any]:
 def request_for(event_type: str, corruption: Corruption, structured: bool) -> tuple[dict[str, str], bytes]:
     attributes = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/fuzz", "type": event_type,
                   **corruption.attributes}
-    if structured:
+    content_type = str(attributes.get("datacontenttype", ""))
+    # A Content-Type with a line break or NUL cannot be sent over HTTP at all (the client refuses to build the
+    # request, as httpx and werkzeug do): such a corruption is only reachable in structured mode.
+    if structured or any(char in content_type for char in "\r\n\x00"):
         body = b'{"data":' + corruption.body + b"," + json.dumps(attributes).encode()[1:]
         return {"Content-Type": "application/cloudevents+json"}, body
     headers = {f"ce-{name}": encode_header(value) for name, value in attributes.items() if name != "datacontenttype"}

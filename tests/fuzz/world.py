@@ -76,6 +76,8 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "payments.payment-processed": PAYMENT_PROCESSED,
     "payments.payment-failed": PAYMENT_FAILED,
     "payments.refund-processed": REFUND_PROCESSED,
+    "payments.refund-failed": {"refundId": "ref_1", "paymentId": "pay_1", "merchantId": "mer_1", "amount": "1.00",
+                               "currency": "EUR", "reason": "payment_not_found", "failedAt": "2026-11-29T10:00:00Z"},
     "ledger.transaction-requested": TRANSACTION_REQUESTED,
     "notifications.notification-requested": NOTIFICATION_REQUESTED,
     "audit.payment-events": AUDIT_EVENT,
