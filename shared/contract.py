@@ -21,6 +21,7 @@ from shared.errors import EventError
 from shared.events import EventData
 
 if TYPE_CHECKING:
+    from shared.publish import Publisher
     from shared.store import Store
 
 E = TypeVar("E", bound=EventData)
@@ -190,6 +191,8 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     # Called with the function's store once it exists, e.g. for metrics read from the database.
     on_store: list[Callable[[Store], None]] = field(default_factory=list)
+    # Called with the function's publisher once it exists, e.g. to publish what no single event causes.
+    on_publisher: list[Callable[[Publisher], None]] = field(default_factory=list)
 
     def on(self, model: type[E], handler: Callable[[Context, E], Sequence[Emit]]) -> None:
         self.handlers[model.type_name] = cast(Handler, handler)

@@ -93,6 +93,8 @@ class FunctionApp:
         self._consumes = spec.consumes
         for attach in spec.on_store:
             attach(store)
+        for attach_publisher in spec.on_publisher:
+            attach_publisher(publisher)
 
     # ---- HTTP -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.audit.chain import timestamp
+from functions.audit.leaves import leaf_bytes, timestamp
 from shared.contract import bad_query
 
 DEFAULT_LIMIT = 100
@@ -31,8 +31,15 @@ def record_json(row: Any) -> dict[str, Any]:
         "customerId": row.customer_id, "occurredAt": timestamp(row.occurred_at),
         "recordedAt": timestamp(row.recorded_at), "source": row.event_source, "eventId": row.event_id,
         "eventType": row.event_type,
-        "data": json.loads(row.data), "prevHash": row.prev_hash, "hash": row.hash,
+        "data": json.loads(row.data), "leafIndex": int(row.sequence) - 1,
+        "leaf": base64.b64encode(leaf_bytes(row)).decode(),
     }
+
+
+def purged_json(row: Any) -> dict[str, Any]:
+    """A record whose content the retention purge removed: only its place in the log is left."""
+    return {"id": row.record_id, "sequence": int(row.sequence), "leafIndex": int(row.sequence) - 1, "purged": True,
+            "purgedAt": timestamp(row.purged_at)}
 
 
 def json_line(item: dict[str, Any]) -> str:
