@@ -23,13 +23,8 @@ def _settings(home: Path | None = None) -> Any:
     from functions.audit.settings import AuditSettings
     from shared.config import load_settings
 
-    if home is not None:
-        os.environ["PAYMESH_HOME"] = str(home)
-    try:
-        return load_settings(AuditSettings)
-    except ValueError as error:
-        typer.echo(f"paymesh: {error}", err=True)
-        raise typer.Exit(2) from None
+    settings = load_settings(AuditSettings)
+    return settings.model_copy(update={"home": home}) if home is not None else settings
 
 
 def _open(home: Path | None = None, *, must_exist: bool = False) -> tuple[Any, Any]:
