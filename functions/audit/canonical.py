@@ -33,10 +33,10 @@ def _write(value: Any, out: list[str]) -> None:
     elif isinstance(value, str):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError("object keys must be strings")
         out.append("{")
         for position, key in enumerate(sorted(value, key=_utf16_key)):
-            if not isinstance(key, str):
-                raise ValueError("object keys must be strings")
             if position:
                 out.append(",")
             out.append(json.dumps(key, ensure_ascii=False))
@@ -54,8 +54,25 @@ def _write(value: Any, out: list[str]) -> None:
         raise ValueError(f"cannot canonicalise a {type(value).__name__}")
 
 
+def _plain_enough(value: Any) -> bool:
+    """Whether json.dumps(sort_keys=True) already gives the canonical text: no floats or big integers, and
+    no key outside the Basic Multilingual Plane (where code point order and UTF-16 order can differ)."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= SAFE_INTEGER_MAX
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and (not key or max(key) <= "\uffff") and _plain_enough(item)
+                   for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain_enough(item) for item in value)
+    return False
+
+
 def canonical_json(value: Any) -> str:
     """The RFC 8785 text of `value` (its UTF-8 bytes are the canonical form)."""
+    if _plain_enough(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     out: list[str] = []
     _write(value, out)
     return "".join(out)

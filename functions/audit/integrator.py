@@ -26,6 +26,7 @@ from typing import Any
 from functions.audit import checkpoints, tlog
 from functions.audit.checkpoints import Checkpoint, Signing
 from functions.audit.leaves import CONTENT_COLUMNS, NewRecord, leaf_bytes
+from functions.audit.metrics import INTEGRATION_ROUNDS, RECORDS_INTEGRATED
 from functions.audit.repository import Repository
 from shared.publish import Publisher
 from shared.store import Store
@@ -143,6 +144,9 @@ class Integrator:
                     result = store.run(lambda session: integrate(Repository(session), self.signing, self.clock()))
                     with self._state:
                         self._done.update(taken for taken in result.taken if taken in self._waiting)
+                    if result.taken:
+                        INTEGRATION_ROUNDS.inc()
+                        RECORDS_INTEGRATED.inc(len(result.taken))
                     self._after(result)
                     # Not taken and nothing left behind: another process integrated it.
                     if pending_id in result.taken or not result.more:
