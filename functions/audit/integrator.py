@@ -11,7 +11,9 @@ the number of concurrent senders instead of being one transaction per record.
 
 Every round's checkpoint moves the tree head (GET /checkpoint); at most one per HISTORY_SECONDS is kept
 in `audit_checkpoints` and published as an audit.checkpoints event, and a timer makes sure the newest
-head is kept and published within HISTORY_SECONDS even when no further record arrives.
+head is kept and published within HISTORY_SECONDS even when no further record arrives. The same timer
+integrates records left pending when a delivery could not wait for them (the database went away after
+its commit, or the process died): their redelivery is answered as a duplicate, so nobody else would.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from shared.store import Store
 log = logging.getLogger("paymesh.audit.integrator")
 ROUND_RECORDS_MAX = 5000
 HISTORY_SECONDS = 1.0
+FLUSH_ATTEMPTS_MAX = 30  # background retries (one a second) while the database is unreachable
 
 
 @dataclass(slots=True)
@@ -122,9 +125,11 @@ class Integrator:
         self._waiting: set[int] = set()
         self._done: set[int] = set()
         self._timer: threading.Timer | None = None
+        self._failed_flushes = 0
 
     def attach_store(self, store: Store) -> None:
         self.store = store
+        self._flush_later()  # records a crash left pending (their redelivery is a duplicate) are integrated now
 
     def attach_publisher(self, publisher: Publisher) -> None:
         self.publisher = publisher
@@ -141,7 +146,14 @@ class Integrator:
                     with self._state:
                         if pending_id in self._done:
                             return
-                    result = store.run(lambda session: integrate(Repository(session), self.signing, self.clock()))
+                    try:
+                        result = store.run(lambda session: integrate(Repository(session), self.signing,
+                                                                     self.clock()))
+                    except Exception:
+                        # The record is committed as pending; a redelivery would be answered as a duplicate
+                        # without waiting, so integrate it in the background once the database is back.
+                        self._flush_later()
+                        raise
                     with self._state:
                         self._done.update(taken for taken in result.taken if taken in self._waiting)
                     if result.taken:
@@ -171,16 +183,30 @@ class Integrator:
             self._timer.start()
 
     def _flush(self) -> None:
+        """Integrate what is pending and keep the newest head in the history (timer thread)."""
         with self._state:
             self._timer = None
         if self.store is None:
             return
+        store = self.store
         try:
-            kept = self.store.run(lambda session: keep_head(Repository(session), self.signing, self.clock()))
+            with self._mutex:
+                result = store.run(lambda session: integrate(Repository(session), self.signing, self.clock()))
+                kept = None if result.kept else store.run(
+                    lambda session: keep_head(Repository(session), self.signing, self.clock()))
         except Exception:
-            log.warning("could not keep the newest checkpoint", exc_info=log.getEffectiveLevel() <= logging.DEBUG)
+            log.warning("could not integrate or keep the newest checkpoint",
+                        exc_info=log.getEffectiveLevel() <= logging.DEBUG)
+            self._failed_flushes += 1
+            if self._failed_flushes < FLUSH_ATTEMPTS_MAX:
+                self._flush_later()
             return
-        if kept is not None:
+        self._failed_flushes = 0
+        if result.more:
+            self._flush_later()
+        if result.kept and result.checkpoint is not None:
+            self._publish(result.checkpoint)
+        elif kept is not None:
             self._publish(kept)
 
     def _publish(self, checkpoint: Checkpoint) -> None:

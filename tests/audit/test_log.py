@@ -241,3 +241,34 @@ def test_concurrent_senders_make_one_contiguous_tree(backend: str, tmp_path: Pat
             proof = [base64.b64decode(value) for value in
                      reply_json(audit.get("/proof/inclusion", index=item["leafIndex"], size=size))["hashes"]]
             assert tlog.check_record(proof, size, root, item["leafIndex"], tlog.leaf_hash(base64.b64decode(item["leaf"])))
+
+
+def test_a_record_left_pending_by_a_crash_is_integrated_after_start(backend: str, tmp_path: Path) -> None:
+    """The process died after the delivery committed and before integrating: the redelivery is answered as
+    a duplicate, so the function integrates leftovers itself shortly after it starts."""
+    from datetime import UTC, datetime
+
+    from functions.audit.app import AuditSettings, build_spec
+    from functions.audit.leaves import NewRecord
+    from functions.audit.repository import Repository
+    from shared.publish import MemoryPublisher
+    from tests.audit.helpers import SIGNER_KEY
+    from tests.support import build_app, flask_client, temporary_store
+
+    settings = AuditSettings(audit_signing_key=SIGNER_KEY)
+    spec = build_spec(settings)
+    with temporary_store(backend, "audit", spec.migrations, tmp_path) as store:
+        with store.session() as session:
+            now = datetime.now(UTC)
+            Repository(session).insert_pending(NewRecord(
+                event_source="/paymesh/payments", event_id="left", event_type="audit.payment-events",
+                service="payments", action="payment.captured", outcome="success", actor="system", subject="pay_left",
+                correlation_id="c", customer_id=None, occurred_at=now, recorded_at=now, data="{}").values())
+        publisher = MemoryPublisher()
+        audit = Audit(store, flask_client(build_app(spec, store, settings, publisher)), publisher, settings)
+        deadline = time.monotonic() + 5
+        while not reply_json(audit.get("/events"))["items"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [item["subject"] for item in reply_json(audit.get("/events"))["items"]] == ["pay_left"]
+        assert checkpoint(audit)[1] == 1 and verify(audit)["ok"] is True
+        assert publisher.of_type("audit.checkpoints")
