@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install bench fuzz clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q
+
+# Schema-driven fuzzing at length (tests/fuzz; `make test` runs a bounded, repeatable slice): fresh examples,
+# SQLite and PostgreSQL; prints how many requests were sent and what was found. FUZZ_EXAMPLES per type.
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	PAYMESH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PAYMESH_FUZZ_RANDOM=1 PAYMESH_FUZZ_BACKENDS=sqlite,postgres \
+		$(BIN)/pytest -q -p no:cacheprovider tests/fuzz
 
 bench: install
 	$(BIN)/python -m bench

@@ -21,7 +21,8 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 from functions.ledger.accounts import DEFAULT_RULES
-from functions.ledger.book import Ledger, Leg
+from functions.ledger.book import Ledger
+from functions.ledger.double_entry import Leg
 from shared.store import Store
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "functions" / "ledger" / "migrations"
@@ -117,7 +118,7 @@ def main() -> None:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
     print(f"{'two-posting transactions/s (PostgreSQL, 1 writer)':<52}{'tx/s':>10}")
-    print(f"{'service layer (shared.store + functions.ledger.book)':<52}{service:>10.0f}")
+    print(f"{'service layer (shared.store + functions.ledger)':<52}{service:>10.0f}")
     print(f"{'plain psycopg, same rows, same transaction shape':<52}{plain:>10.0f}")
     print(f"{'ratio service / plain':<52}{service / plain:>10.2f}")
     RESULTS.mkdir(exist_ok=True)

@@ -79,12 +79,16 @@ def retarget(doc: Document, target: Target) -> Document:
     meta["namespace"] = target.namespace
     if doc.get("kind") == "Service":
         old_prefix = f"{SINK_INGRESS}/{MANIFEST_NAMESPACE}/"
+        old_account = f"system:serviceaccount:{MANIFEST_NAMESPACE}:"
         for container in doc["spec"]["template"]["spec"]["containers"]:
             container["image"] = target.image(meta["name"])
             for env in container.get("env", []):
                 value = env.get("value")
                 if isinstance(value, str) and value.startswith(old_prefix):
                     env["value"] = f"{SINK_INGRESS}/{target.namespace}/{value.removeprefix(old_prefix)}"
+                elif isinstance(value, str) and env.get("name", "").startswith("PAYMESH_AUTH_"):
+                    # token subjects name the namespace of their service account, which moves too
+                    env["value"] = value.replace(old_account, f"system:serviceaccount:{target.namespace}:")
     return doc
 
 
@@ -159,6 +163,8 @@ def plan(out: Path, namespace: str, *, strimzi: bool = True) -> list[Step]:
     if config_maps:
         steps.append(Step(("kubectl", "get", "configmap", *config_maps, *ns), "the same for ConfigMaps"))
     steps += [
+        Step(("kubectl", "apply", *files("knative/access.yaml")),
+             "network policies (default deny, then each function's callers) and the reader/admin service accounts"),
         Step(("kubectl", "apply", *files(*(f"eventing/{fn}/kafkasinks.yaml" for fn in FUNCTIONS))),
              "KafkaSinks first: functions publish to them and sources dead-letter into them"),
         Step(("kubectl", "wait", "--for=condition=Ready", "kafkasink", "-l", PART_OF, *ns, "--timeout=180s"),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlmodel import Session
 
+from shared import times
 from shared.config import RuntimeSettings
 from shared.errors import EventError
 from shared.events import EventData
@@ -91,9 +92,8 @@ class Stream:
     content_type: str = "application/x-ndjson"
 
 
-# Times a query or an event may name: far enough for any real payment, short of datetime's own edges.
-TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
-TIME_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+# Times a query or an event may name (shared/times.py holds the one definition).
+TIME_MIN, TIME_MAX = times.TIME_MIN, times.TIME_MAX
 QUERY_TEXT_MAX_CHARS = 512
 
 

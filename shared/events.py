@@ -23,7 +23,16 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from shared.money import Money, MoneyError, to_decimal, validate_currency
+from shared.limits import (
+    CODE_MAX_CHARS,
+    COUNT_MAX,
+    MESSAGE_MAX_CHARS,
+    REFERENCE_MAX_CHARS,
+    SUBJECT_MAX_CHARS,
+    bounded_json,
+)
+from shared.money import Money, MoneyError, plain, to_decimal, validate_currency
+from shared.times import TimeRangeError, bounded_utc
 
 MAX_METADATA_KEYS = 50
 
@@ -34,7 +43,7 @@ def _as_pydantic_error(error: MoneyError) -> PydanticCustomError:
 
 def _amount_text(value: object) -> str:
     try:
-        return str(to_decimal(value))
+        return plain(to_decimal(value))
     except MoneyError as error:
         raise _as_pydantic_error(error) from None
 
@@ -47,9 +56,10 @@ def _currency(value: object) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise PydanticCustomError("timezone", "time must carry a timezone offset")
-    return value.astimezone(UTC)
+    try:
+        return bounded_utc(value)
+    except TimeRangeError as error:
+        raise PydanticCustomError(error.rule, str(error)) from None
 
 
 # A decimal amount in major units: a string on output, a string or a JSON number on input.
@@ -68,6 +78,15 @@ Currency = Annotated[
 ]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
+# Free-form JSON (metadata, details, variables): bounded in keys, depth, string and number size.
+JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json),
+                       WithJsonSchema({"type": "object", "maxProperties": MAX_METADATA_KEYS,
+                                       "description": "free-form JSON, bounded in size and depth"})]
+GatewayName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Reference = Annotated[str, Field(min_length=1, max_length=REFERENCE_MAX_CHARS, pattern=r"^[\x21-\x7e]+$")]
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX_CHARS, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Message = Annotated[str, Field(max_length=MESSAGE_MAX_CHARS)]
+Count = Annotated[int, Field(ge=0, le=COUNT_MAX)]
 
 
 def utcnow() -> datetime:
@@ -96,7 +115,7 @@ class EventData(WireModel):
     # Attribute whose value is the CloudEvent subject and the partition key of this event.
     key_field: ClassVar[str] = ""
 
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -169,7 +188,7 @@ class MoneyValue(MoneyFields):
 
 class PaymentMethod(WireModel):
     type: Literal["card", "bank_transfer", "wallet"]
-    token: str = Field(min_length=1, max_length=128)
+    token: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
     # The issuer identification number (first 6-8 digits): with last4 still far from a full card number.
     bin: str | None = Field(default=None, pattern=r"^[0-9]{6,8}$")
     last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
@@ -200,8 +219,8 @@ class PaymentProcessed(EventData, MoneyFields):
     status: Literal["captured"] = "captured"
     fee: MoneyValue
     net: MoneyValue
-    gateway: str
-    gateway_reference: str
+    gateway: GatewayName
+    gateway_reference: Reference
     processed_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -212,8 +231,8 @@ class PaymentFailed(EventData, MoneyFields):
     payment_id: Identifier
     customer_id: Identifier
     merchant_id: Identifier
-    reason: str = Field(description="Reason code from the documented list (functions/payments/reasons.py)")
-    message: str = ""
+    reason: Code = Field(description="Reason code from the documented list (functions/payments/reasons.py)")
+    message: Message = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -235,8 +254,8 @@ class RefundProcessed(EventData, MoneyFields):
     customer_id: Identifier
     merchant_id: Identifier
     refunded_total: Amount
-    gateway: str = "simulated"
-    gateway_reference: str
+    gateway: GatewayName = "simulated"
+    gateway_reference: Reference
     processed_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -246,8 +265,8 @@ class RefundFailed(EventData, MoneyFields):
 
     refund_id: Identifier
     payment_id: Identifier
-    reason: str
-    message: str = ""
+    reason: Code
+    message: Message = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -310,7 +329,7 @@ class NotificationRequested(EventData):
     recipient: str = Field(min_length=1, max_length=2048)
     template: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_\-]+$")
     locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: JsonObject = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=998)
     body: str | None = Field(default=None, max_length=100_000)
 
@@ -327,9 +346,9 @@ class NotificationSent(EventData):
 
     notification_id: Identifier
     channel: Channel
-    recipient: str = Field(description="masked")
-    provider_message_id: str | None = None
-    attempts: int = 1
+    recipient: str = Field(max_length=2048, description="masked")
+    provider_message_id: str | None = Field(default=None, max_length=256)
+    attempts: Count = 1
     sent_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -339,10 +358,10 @@ class NotificationFailed(EventData):
 
     notification_id: Identifier
     channel: Channel
-    recipient: str = Field(description="masked")
-    reason: str
-    error: str = ""
-    attempts: int = 1
+    recipient: str = Field(max_length=2048, description="masked")
+    reason: Code
+    error: Message = ""
+    attempts: Count = 1
     failed_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -361,7 +380,18 @@ class AuditEvent(EventData):
     subject: str = Field(min_length=1, max_length=200)
     correlation_id: str | None = Field(default=None, max_length=200)
     occurred_at: UtcTime = Field(default_factory=utcnow)
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: JsonObject = Field(default_factory=dict)
+
+    @field_validator("details")
+    @classmethod
+    def _details_amount(cls, details: dict[str, Any]) -> dict[str, Any]:
+        # An amount the compliance rules cannot read would slip past the large-transaction rule.
+        if "amount" in details and "currency" in details:
+            try:
+                Money.parse(details["amount"], str(details["currency"]))
+            except MoneyError as error:
+                raise PydanticCustomError(error.rule, f"details.amount/currency: {error}") from None
+        return details
 
 
 class PaymentAuditEvent(AuditEvent):
@@ -381,11 +411,11 @@ class ComplianceAlert(EventData):
     key_field: ClassVar[str] = "alert_id"
 
     alert_id: Identifier
-    rule_id: str
+    rule_id: Code
     severity: Literal["low", "medium", "high", "critical"]
-    message: str
-    subject: str | None = None
-    triggering_event_ids: list[str] = Field(default_factory=list)
+    message: Message
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX_CHARS)
+    triggering_event_ids: list[Annotated[str, Field(max_length=512)]] = Field(default_factory=list, max_length=1000)
     raised_at: UtcTime = Field(default_factory=utcnow)
 
 

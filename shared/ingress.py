@@ -18,8 +18,11 @@ from typing import Any
 from cloudevents.exceptions import GenericException
 from cloudevents.http import from_dict, from_http
 
+from shared.attributes import check_attribute_values
+from shared.cards import mask_pans
 from shared.envelope import REQUIRED_ATTRIBUTES, decode_header
 from shared.errors import EventError
+from shared.limits import number_problem
 
 MAX_JSON_DEPTH = 32
 KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
@@ -27,6 +30,8 @@ _KAFKA_SOURCE = re.compile(r"^/apis/v1/namespaces/[^/]+/kafkasources/[^/#]+#(?P<
 # The spec says names SHOULD NOT exceed 20 characters; Knative's Kafka source exceeds it with
 # `kafkaheader<name>` extensions for record headers, so longer names are accepted, up to a bound.
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,100}$")
+# NUL cannot be stored in PostgreSQL text; a lone surrogate cannot be encoded as UTF-8 at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,33 @@ def _load_json(raw: bytes | str, field: str) -> Any:
     if _depth(value) > MAX_JSON_DEPTH:
         raise EventError.field(400, "malformed_json", field, "max_depth",
                                f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    _check_values(value, field)
     return value
+
+
+def _check_values(value: Any, field: str) -> None:
+    """Every string is storable text (no NUL, no lone surrogate) and every number fits: integers 63 bits,
+    decimals finite and modest. Checked once for the whole document, before any model or handler."""
+    stack: list[tuple[Any, str]] = [(value, field)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if _UNSTORABLE.search(key):
+                    raise EventError.field(400, "malformed_json", path, "text",
+                                           "keys must not hold NUL or lone surrogate characters")
+                # A key is named in the error: never echo a card number used as one.
+                stack.append((child, f"{path}.{mask_pans(key)}"))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}.{index}") for index, child in enumerate(node))
+        elif isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                raise EventError.field(400, "malformed_json", path, "text",
+                                       "strings must not hold NUL or lone surrogate characters")
+        else:
+            problem = number_problem(node)
+            if problem is not None:
+                raise EventError.field(400, "malformed_json", path, "number_range", problem)
 
 
 def _no_constant(name: str) -> Any:
@@ -103,12 +134,13 @@ def _check_attributes(attributes: Mapping[str, Any], prefix: str) -> None:
     for name, value in attributes.items():
         if name in {"data", "data_base64"}:
             continue
-        if not _ATTRIBUTE_NAME.match(name):
+        if not _ATTRIBUTE_NAME.fullmatch(name):
             raise EventError.field(400, "malformed_cloudevent", prefix + name, "attribute_name",
                                    "attribute names are 1-100 lowercase letters or digits")
         if not isinstance(value, str | int | bool) or len(str(value)) > 4096:
             raise EventError.field(400, "malformed_cloudevent", prefix + name, "attribute_value",
                                    "attribute values are strings, integers or booleans up to 4096 characters")
+    check_attribute_values(attributes, prefix)
 
 
 def _structured(document: Any, prefix: str) -> Incoming:

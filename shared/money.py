@@ -6,6 +6,7 @@ number, which the runtime decodes as a Decimal so that no binary rounding happen
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Self
@@ -14,6 +15,12 @@ from shared.currencies import EXPONENTS
 
 # Largest amount in minor units: fits a signed 64-bit column with room for sums of many postings.
 MAX_MINOR_UNITS = 10**15
+# A plain decimal string: ASCII digits, an optional sign and point; no exponent, grouping or spaces.
+PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+AMOUNT_TEXT_MAX_CHARS = 40
+# Bounds on any amount before it is scaled: decimal digits left and right of the point.
+_INTEGER_DIGITS_MAX = 18
+_FRACTION_DIGITS_MAX = 18
 
 
 class MoneyError(ValueError):
@@ -50,18 +57,30 @@ def to_decimal(value: object) -> Decimal:
         # Decimal(float) is the exact binary value: 0.5 stays 0.5, 0.1 grows 50 digits and is refused below.
         number = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip()
-        if not text or text != value or "_" in text:
-            raise MoneyError("format", f"amount {value!r} is not a plain decimal string")
+        if len(value) > AMOUNT_TEXT_MAX_CHARS or not PLAIN_DECIMAL.fullmatch(value):
+            # The value is never echoed: it could be a card number typed into the wrong field.
+            raise MoneyError("format", "amount must be a plain decimal string (ASCII digits, an optional "
+                                       "sign and point; no exponent)")
         try:
-            number = Decimal(text)
+            number = Decimal(value)
         except InvalidOperation:
-            raise MoneyError("format", f"amount {value!r} is not a decimal number") from None
+            raise MoneyError("format", "amount is not a decimal number") from None
     else:
         raise MoneyError("type", "amount must be a decimal string or number")
     if not number.is_finite():
         raise MoneyError("finite", "amount must be a finite number (no NaN or infinity)")
+    # Checked before any arithmetic: scaling 1e999999 would overflow the decimal context.
+    if number and number.adjusted() >= _INTEGER_DIGITS_MAX:
+        raise MoneyError("range", f"amount exceeds the limit of {MAX_MINOR_UNITS} minor units")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_FRACTION_DIGITS_MAX and number != number.to_integral_value():
+        raise MoneyError("decimal_places", f"amount has more than {_FRACTION_DIGITS_MAX} decimal places")
     return number
+
+
+def plain(number: Decimal) -> str:
+    """A Decimal as a plain decimal string (1E+2 -> "100"): the only form amounts take on the wire."""
+    return format(number, "f")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -86,7 +105,7 @@ class Money:
         scaled = number.scaleb(exponent)
         if scaled != scaled.to_integral_value():
             raise MoneyError(
-                "decimal_places", f"{currency} allows at most {exponent} decimal places, got {amount!r}"
+                "decimal_places", f"{currency} allows at most {exponent} decimal places"
             )
         if abs(scaled) > MAX_MINOR_UNITS:
             raise MoneyError("range", f"amount exceeds the limit of {MAX_MINOR_UNITS} minor units")

@@ -1,5 +1,6 @@
 """The functions-framework `http` target every paymesh function is: parse, validate, deduplicate,
-handle, publish, answer. Status codes follow the Kafka dispatcher's delivery contract (DESIGN §4).
+handle, publish, answer. Status codes follow the Kafka dispatcher's delivery contract
+(docs/architecture.md, "The delivery contract").
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from shared import idempotency
+from shared.auth import AUTH_REJECTED, Authenticator, Role, challenge, required_role
+from shared.auth import from_settings as authenticator_from_settings
 from shared.config import RuntimeSettings, load_settings
 from shared.contract import Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.envelope import Envelope, dumps
@@ -35,6 +38,7 @@ log = logging.getLogger("paymesh.runtime")
 # Namespace of the deterministic output ids: uuid5(namespace, input source + id + output type + index).
 OUTPUT_ID_NAMESPACE = uuid.UUID("6f1c1f5e-5a4b-4f0e-9a53-2a1d0c7b9e10")
 MAX_CORRELATION_ID = 128
+PROBES = frozenset({"/health", "/live", "/ready", "/metrics"})  # open to all, with or without authentication
 
 S = TypeVar("S", bound=RuntimeSettings)
 
@@ -84,8 +88,9 @@ class FunctionApp:
     """One function: callable as a functions-framework `http` target (flask.Request -> Response)."""
 
     def __init__(self, spec: FunctionSpec, settings: RuntimeSettings, store: Store,
-                 publisher: Publisher) -> None:
+                 publisher: Publisher, auth: Authenticator | None = None) -> None:
         self.spec = spec
+        self.auth = auth
         self.settings = settings
         self.store = store
         self.publisher = publisher
@@ -101,6 +106,10 @@ class FunctionApp:
     def __call__(self, request: flask.Request) -> flask.Response:
         path = request.path.rstrip("/") or "/"
         method = request.method
+        if self.auth is not None and not (method == "GET" and path in PROBES):
+            refusal = self._authenticate(self.auth, request, path, method)
+            if refusal is not None:
+                return refusal
         if path == "/":
             if method == "POST":
                 return self.receive(request)
@@ -125,12 +134,40 @@ class FunctionApp:
         if path == "/ready":
             checks = {"store": self.store.ping(), "publisher": self.publisher.ready()}
             ready = all(checks.values())
-            return _json({"ready": ready, "checks": checks, "publisher": self.publisher.name},
+            return _json({"ready": ready, "checks": checks, "publisher": self.publisher.name,
+                          "auth": "on" if self.auth is not None else "off (PAYMESH_AUTH_ISSUER is not set)"},
                          200 if ready else 503)
         if path == "/metrics":
             from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
             return flask.Response(generate_latest(REGISTRY), 200, content_type=CONTENT_TYPE_LATEST)
+        return None
+
+    def _required_role(self, path: str, method: str) -> tuple[Role, str]:
+        if path == "/" and method == "POST":
+            return "sender", "send events"
+        if path == "/":
+            return required_role(method), f"{method} /"
+        for route in self.spec.routes:
+            if route.match(method, path) is not None:
+                return required_role(method, getattr(route, "role", None)), f"{method} {route.pattern}"
+        return required_role(method), f"{method} {path}"
+
+    def _authenticate(self, auth: Authenticator, request: flask.Request, path: str,
+                      method: str) -> flask.Response | None:
+        """None when the bearer token's subject may make this request; else the 401/403 (503: no keys yet)."""
+        role, what = self._required_role(path, method)
+        try:
+            auth.authorize(auth.subject(request.headers.get("Authorization")), role, what)
+        except EventError as error:
+            rule = error.problems[0].rule if error.problems else error.code
+            AUTH_REJECTED.labels(self.spec.name, str(error.status), rule).inc()
+            log.info("request refused", extra={"function": self.spec.name, "status": error.status,
+                                               "rule": rule, "method": method, "path": path})
+            headers = {"WWW-Authenticate": challenge(self.spec.name, error)} if error.status == 401 else None
+            return _json(error.to_json(), error.status, headers)
+        except TransientError as error:
+            return _json({"error": "unavailable", "message": str(error)}, 503, {"Retry-After": "1"})
         return None
 
     def _query(self, view: Callable[[Query], Any], params: dict[str, str],
@@ -326,4 +363,4 @@ def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> Func
         store.migrate()
     # gunicorn lets in-flight requests finish on SIGTERM; then flush what the producer still holds.
     atexit.register(publisher.close)
-    return FunctionApp(spec, settings, store, publisher)
+    return FunctionApp(spec, settings, store, publisher, authenticator_from_settings(settings, spec.name))

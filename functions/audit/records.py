@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.audit.leaves import leaf_bytes, timestamp
-from shared.contract import bad_query
+from shared.contract import TIME_MAX, TIME_MIN, bad_query
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -52,9 +52,15 @@ def encode_cursor(row: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """(occurred_at, sequence) of a cursor this API returned; a 400 for anything else (out-of-range times
+    and sequences too, which a database would otherwise overflow on)."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, sequence = text.split("|")
-        return datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), int(sequence)
+        when, sequence_text = text.split("|")
+        at = datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        sequence = int(sequence_text)
     except (ValueError, UnicodeDecodeError):
         raise bad_query("cursor", "cursor", "cursor is not one this API returned") from None
+    if not (TIME_MIN <= at < TIME_MAX and sequence_text.isascii() and 0 <= sequence < 2**63):
+        raise bad_query("cursor", "cursor", "cursor is not one this API returned")
+    return at, sequence

@@ -1,6 +1,6 @@
 """Finding (and masking) card numbers and unmasked email addresses or phone numbers in a payload.
 
-A PAN is 13-19 digits, optionally grouped by single spaces or dashes, passing the Luhn check. An email
+A PAN is what shared/cards.py says it is (network IIN range and length, printed layouts, Luhn). An email
 is unmasked when its local part shows more than one character and no `*`; a phone number when it is a
 `+` followed by 8-15 digits (spaces/dashes allowed) without a `*`. A whole value of the form `<id@host>`
 is a message id, not an address. Masked forms (j***@example.com,
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.cards import PAN_CANDIDATE, mask_pans
+from shared.cards import mask_pans
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
 # An RFC 5322 msg-id (`<unique@host>`, e.g. an email's Message-ID) has an address's shape but is not one.
@@ -32,10 +32,6 @@ def _digits(text: str) -> str:
     return re.sub(r"[ \-]", "", text)
 
 
-def _mask_pan(match: re.Match[str]) -> str:
-    return mask_pans(match.group(0))
-
-
 def _mask_email(match: re.Match[str]) -> str:
     local, domain = match.group(1), match.group(2)
     if len(local) <= 1:
@@ -48,16 +44,18 @@ def _mask_phone(match: re.Match[str]) -> str:
     return "+" + digits[:2] + "*" * max(len(digits) - 5, 1) + digits[-3:]
 
 
-_SCANNERS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
-    ("pan", PAN_CANDIDATE, _mask_pan), ("email", _EMAIL, _mask_email), ("phone", _PHONE, _mask_phone),
+_SCANNERS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("pan", mask_pans),
+    ("email", lambda text: _EMAIL.sub(_mask_email, text)),
+    ("phone", lambda text: _PHONE.sub(_mask_phone, text)),
 )
 
 
 def _scan_text(text: str, path: str, findings: list[Finding]) -> str:
-    for kind, pattern, mask in _SCANNERS:
+    for kind, mask in _SCANNERS:
         if kind == "email" and _MESSAGE_ID.match(text):
             continue
-        masked = pattern.sub(mask, text)
+        masked = mask(text)
         if masked != text:
             findings.append(Finding(kind, path))
             text = masked
@@ -78,7 +76,9 @@ def scrub(value: Any, path: str = "$") -> tuple[Any, list[Finding]]:
             masked = _scan_text(text, where, findings)
             return item if masked == text else masked
         if isinstance(item, dict):
-            return {key: walk(child, f"{where}.{key}") for key, child in item.items()}
+            # Keys too: a card number used as a key is still a card number.
+            return {_scan_text(key, f"{where}.<key>", findings) if isinstance(key, str) else key:
+                    walk(child, f"{where}.{key}") for key, child in item.items()}
         if isinstance(item, list):
             return [walk(child, f"{where}[{index}]") for index, child in enumerate(item)]
         return item

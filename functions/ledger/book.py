@@ -1,68 +1,27 @@
 """The bookkeeping core: create, post and void transactions inside the caller's database transaction.
 
-Invariants kept here (and checked by the property tests): every transaction balances per currency;
-an account's flags hold after every change, counting pending debits or credits against them the way
-TigerBeetle does; balances always equal the sum of their postings.
+The rules are in functions/ledger/double_entry.py and the SQL in functions/ledger/repository.py; this
+module holds the order of the steps (read, lock in a fixed order, check, write) that keeps the ledger
+right under concurrent writers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from functions.ledger.accounts import (
-    DEBIT_NORMAL,
-    AccountRule,
-    AccountSpec,
-    ensure,
-    existing,
-    lock_balances,
-    lock_existing,
-)
-from functions.ledger.models import LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
-from shared.errors import EventError, invalid_data
-from shared.money import format_minor
+from functions.ledger import repository
+from functions.ledger.accounts import AccountRule, AccountSpec
+from functions.ledger.double_entry import BalanceView, Key, Leg, Totals, check_balanced, fingerprint, view, violations
+from functions.ledger.models import LedgerBalance
+from shared.errors import invalid_data
 
-Direction = Literal["debit", "credit"]
-Key = tuple[str, str]
 Status = Literal["posted", "pending", "voided", "rejected", "unchanged"]
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Leg:
-    account: str
-    currency: str
-    direction: Direction
-    minor: int
-
-    @property
-    def signed(self) -> int:
-        return self.minor if self.direction == "debit" else -self.minor
-
-    def wire(self) -> dict[str, str]:
-        return {"account": self.account, "direction": self.direction,
-                "amount": format_minor(self.minor, self.currency), "currency": self.currency}
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceView:
-    account: str
-    currency: str
-    posted: int
-    pending: int
-    available: int
-
-    def wire(self) -> dict[str, str]:
-        return {"currency": self.currency, "posted": format_minor(self.posted, self.currency),
-                "pending": format_minor(self.pending, self.currency),
-                "available": format_minor(self.available, self.currency)}
 
 
 @dataclass(slots=True)
@@ -73,77 +32,6 @@ class Outcome:
     balances: list[BalanceView] = field(default_factory=list)
     reason: str | None = None
     message: str = ""
-
-
-def view(account: str, currency: str, balance: HasTotals, account_type: str) -> BalanceView:
-    posted = balance.posted_debits - balance.posted_credits
-    pending = posted + balance.pending_debits - balance.pending_credits
-    # Available: posted, less what pending transfers may still take out of the account.
-    available = posted - balance.pending_credits if account_type in DEBIT_NORMAL else posted + balance.pending_debits
-    return BalanceView(account, currency, posted, pending, available)
-
-
-def check_balanced(legs: list[Leg]) -> None:
-    totals: dict[str, int] = defaultdict(int)
-    for leg in legs:
-        totals[leg.currency] += leg.signed
-    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
-    if unbalanced:
-        detail = ", ".join(f"{currency} debits exceed credits by {format_minor(total, currency)}"
-                           for currency, total in sorted(unbalanced.items()))
-        raise EventError.field(400, "unbalanced", "data.postings", "balanced_per_currency",
-                               f"postings must balance per currency: {detail}")
-
-
-def fingerprint(legs: list[Leg]) -> str:
-    canonical = json.dumps([leg.wire() for leg in sorted(legs)], separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-class HasTotals(Protocol):
-    posted_debits: int
-    posted_credits: int
-    pending_debits: int
-    pending_credits: int
-
-
-@dataclass(slots=True)
-class Totals:
-    posted_debits: int
-    posted_credits: int
-    pending_debits: int
-    pending_credits: int
-
-    @classmethod
-    def of(cls, balance: HasTotals) -> Totals:
-        return cls(balance.posted_debits, balance.posted_credits, balance.pending_debits, balance.pending_credits)
-
-    def hold(self, leg: Leg, sign: int) -> None:
-        if leg.direction == "debit":
-            self.pending_debits += sign * leg.minor
-        else:
-            self.pending_credits += sign * leg.minor
-
-    def add(self, leg: Leg, pending: bool) -> None:
-        if leg.direction == "debit" and pending:
-            self.pending_debits += leg.minor
-        elif leg.direction == "debit":
-            self.posted_debits += leg.minor
-        elif pending:
-            self.pending_credits += leg.minor
-        else:
-            self.posted_credits += leg.minor
-
-
-def violations(balance: HasTotals, account: AccountSpec) -> list[str]:
-    found = []
-    if account.debits_must_not_exceed_credits and \
-            balance.posted_debits + balance.pending_debits > balance.posted_credits:
-        found.append("debits_must_not_exceed_credits")
-    if account.credits_must_not_exceed_debits and \
-            balance.posted_credits + balance.pending_credits > balance.posted_debits:
-        found.append("credits_must_not_exceed_debits")
-    return found
 
 
 class Ledger:
@@ -157,26 +45,26 @@ class Ledger:
                metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
         check_balanced(legs)
         print_ = fingerprint(legs)
-        previous = self.session.get(LedgerTransaction, transaction_id)
+        previous = repository.transaction(self.session, transaction_id)
         if previous is not None:
             if previous.fingerprint != print_:
                 raise invalid_data("transactionId", "unique",
                                    f"transaction {transaction_id!r} already exists with other postings")
             return Outcome("unchanged", transaction_id, legs, self._views(legs))
         names = [leg.account for leg in legs]
-        keys = [(leg.account, leg.currency) for leg in legs]
-        accounts = existing(self.session, names)
-        balances = lock_existing(self.session, keys)
+        keys = [leg.key for leg in legs]
+        accounts = repository.existing_accounts(self.session, names)
+        balances = repository.lock_existing_balances(self.session, keys)
         savepoint = None
         if len(accounts) < len(set(names)) or len(balances) < len(set(keys)):
             # First use of an account or currency: create its rows in a savepoint, so that a
             # rejected transaction leaves nothing behind.
             savepoint = self.session.begin_nested()
-            accounts = ensure(self.session, names, self.rules, self.now, accounts)
-            balances = lock_balances(self.session, keys)
+            accounts = repository.ensure_accounts(self.session, names, self.rules, self.now, accounts)
+            balances = repository.lock_balances(self.session, keys)
         trial = {key: Totals.of(balance) for key, balance in balances.items()}
         for leg in legs:
-            trial[(leg.account, leg.currency)].add(leg, pending)
+            trial[leg.key].add(leg, pending)
         broken = [(key, rule) for key, totals in sorted(trial.items()) for rule in violations(totals, accounts[key[0]])]
         if broken:
             if savepoint is not None:
@@ -187,14 +75,11 @@ class Ledger:
         if savepoint is not None:
             savepoint.commit()
         totals = self._apply(balances, legs, transaction_id, hold=+1 if pending else 0, post=not pending)
-        self.session.execute(insert(LedgerTransaction).values(
-            id=transaction_id, status="pending" if pending else "posted", description=description,
-            metadata_json=json.dumps(metadata or {}, sort_keys=True, default=str), fingerprint=print_,
-            effective_at=effective_at or self.now, created_at=self.now,
-            resolved_at=None if pending else self.now))
-        self.session.execute(insert(LedgerPosting), [
-            {"transaction_id": transaction_id, "account": leg.account, "direction": leg.direction,
-             "amount_minor": leg.minor, "currency": leg.currency} for leg in legs])
+        repository.insert_transaction(self.session, {
+            "id": transaction_id, "status": "pending" if pending else "posted", "description": description,
+            "metadata_json": json.dumps(metadata or {}, sort_keys=True, default=str), "fingerprint": print_,
+            "effective_at": effective_at or self.now, "created_at": self.now,
+            "resolved_at": None if pending else self.now}, legs)
         return self._outcome("pending" if pending else "posted", transaction_id, legs, totals, accounts)
 
     def post(self, transaction_id: str) -> Outcome:
@@ -203,40 +88,30 @@ class Ledger:
     def void(self, transaction_id: str) -> Outcome:
         return self._resolve(transaction_id, "voided")
 
-    def legs_of(self, transaction_id: str) -> list[Leg]:
-        rows = self.session.scalars(select(LedgerPosting).where(
-            LedgerPosting.transaction_id == transaction_id).order_by(LedgerPosting.id))  # type: ignore[arg-type]
-        return [Leg(row.account, row.currency, row.direction, row.amount_minor)  # type: ignore[arg-type]
-                for row in rows]
-
     def _resolve(self, transaction_id: str, target: Literal["posted", "voided"]) -> Outcome:
-        transaction = self.session.scalars(select(LedgerTransaction).where(
-            LedgerTransaction.id == transaction_id).with_for_update()).one_or_none()  # type: ignore[arg-type]
+        transaction = repository.lock_transaction(self.session, transaction_id)
         if transaction is None:
             verb = "post" if target == "posted" else "void"
             raise invalid_data("transactionId", "pending_transaction_exists",
                                f"there is no transaction {transaction_id!r} to {verb}")
-        legs = self.legs_of(transaction_id)
+        legs = repository.legs_of(self.session, transaction_id)
         if transaction.status != "pending":
             return Outcome("rejected", transaction_id, legs, reason=f"already_{transaction.status}",
                            message=f"transaction {transaction_id} is {transaction.status}, not pending")
-        accounts = ensure(self.session, [leg.account for leg in legs], self.rules, self.now)
-        balances = lock_balances(self.session, [(leg.account, leg.currency) for leg in legs])
+        accounts = repository.ensure_accounts(self.session, [leg.account for leg in legs], self.rules, self.now)
+        balances = repository.lock_balances(self.session, [leg.key for leg in legs])
         totals = self._apply(balances, legs, transaction_id, hold=-1, post=target == "posted")
-        transaction.status = target
-        transaction.resolved_at = self.now
-        self.session.add(transaction)
+        repository.resolve_transaction(self.session, transaction_id, target, self.now)
         return self._outcome(target, transaction_id, legs, totals, accounts)
 
     def _apply(self, balances: dict[Key, LedgerBalance], legs: list[Leg], transaction_id: str, *, hold: int,
                post: bool) -> dict[Key, Totals]:
         """Write the legs to the locked balance rows: `hold` +1 adds them as pending, -1 releases them; `post`
-        moves them into the posted balance with a statement entry each. Plain bulk statements, not the ORM's
-        unit of work: this runs for every transaction and the rows are already locked."""
+        moves them into the posted balance with a statement entry each."""
         totals = {key: Totals.of(balance) for key, balance in balances.items()}
         entries = []
         for leg in legs:
-            balance = totals[(leg.account, leg.currency)]
+            balance = totals[leg.key]
             if hold:
                 balance.hold(leg, hold)
             if post:
@@ -246,13 +121,8 @@ class Ledger:
                                 "balance_after_minor": balance.posted_debits - balance.posted_credits,
                                 "posted_at": self.now})
                 self.entries_written[leg.currency] += 1
-        self.session.execute(update(LedgerBalance), [
-            {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
-             "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
-             "pending_credits": balance.pending_credits}
-            for (account, currency), balance in totals.items()])
-        if entries:
-            self.session.execute(insert(LedgerEntry), entries)
+        repository.write_balances(self.session, totals)
+        repository.insert_entries(self.session, entries)
         return totals
 
     def _outcome(self, status: Status, transaction_id: str, legs: list[Leg], totals: dict[Key, Totals],
@@ -262,7 +132,7 @@ class Ledger:
         return Outcome(status, transaction_id, legs, views)
 
     def _views(self, legs: list[Leg]) -> list[BalanceView]:
-        keys = sorted({(leg.account, leg.currency) for leg in legs})
-        accounts = ensure(self.session, [key[0] for key in keys], self.rules, self.now)
+        keys = sorted({leg.key for leg in legs})
+        accounts = repository.ensure_accounts(self.session, [key[0] for key in keys], self.rules, self.now)
         return [view(key[0], key[1], balance, accounts[key[0]].type) for key in keys
-                if (balance := self.session.get(LedgerBalance, key)) is not None]
+                if (balance := repository.balance(self.session, key)) is not None]

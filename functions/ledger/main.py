@@ -6,7 +6,8 @@
 import flask
 import functions_framework
 
-from functions.ledger.app import LedgerSettings, build_spec
+from functions.ledger.app import build_spec
+from functions.ledger.settings import LedgerSettings
 from shared.runtime import serve
 
 _function = serve(build_spec, LedgerSettings)

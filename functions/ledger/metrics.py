@@ -13,10 +13,9 @@ from contextlib import AbstractContextManager
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from functions.ledger.models import LedgerAccount, LedgerBalance
+from functions.ledger import repository
 from shared.money import currency_exponent
 from shared.store import Store
 
@@ -38,15 +37,11 @@ class BalanceCollector(Collector):
         if self.open_session is not None:
             try:
                 with self.open_session() as session:
-                    rows = session.execute(
-                        select(col(LedgerBalance.currency), col(LedgerAccount.type),
-                               func.sum(col(LedgerBalance.posted_debits) - col(LedgerBalance.posted_credits)))
-                        .join(LedgerAccount, col(LedgerAccount.name) == col(LedgerBalance.account))
-                        .group_by(col(LedgerBalance.currency), col(LedgerAccount.type))).all()
+                    rows = repository.posted_by_currency_and_type(session)
             except Exception:
                 rows = []  # an unreachable store must not break /metrics; /ready reports it
             for currency, account_type, total in rows:
-                family.add_metric([currency, account_type], int(total or 0) / 10 ** currency_exponent(currency))
+                family.add_metric([currency, account_type], total / 10 ** currency_exponent(currency))
         yield family
 
 

@@ -13,7 +13,7 @@ The fee is not returned on a refund (as with most acquirers).
 
 from __future__ import annotations
 
-from functions.ledger.book import Leg
+from functions.ledger.double_entry import Leg
 from shared.errors import invalid_data
 from shared.events import PaymentProcessed, RefundProcessed
 

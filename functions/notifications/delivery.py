@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
-
 from functions.notifications import metrics
 from functions.notifications.channels import Channel, Delivered, Message, Outcome, Undelivered
 from functions.notifications.masking import mask, scrub
-from functions.notifications.models import AttemptStatus, DeliveryAttempt, Notification, Status, aware
+from functions.notifications.models import AttemptStatus, Status
+from functions.notifications.repository import (
+    AttemptRecord,
+    ClaimConflictError,
+    JournalRepository,
+    NotificationRecord,
+)
 from shared.contract import Context, Emit
 from shared.errors import TransientError
 from shared.events import NotificationAuditEvent, NotificationFailed, NotificationSent
@@ -59,23 +62,28 @@ class Deliverer:
         self.in_flight = in_flight
 
     def deliver(self, ctx: Context, request: Request) -> list[Emit]:
-        session = ctx.session
-        row = session.get(Notification, request.notification_id, with_for_update=True)
+        journal = JournalRepository(ctx.session)
+        row = journal.lock(request.notification_id)
         if row is not None and row.status in {Status.SENT, Status.FAILED}:
             return self._settled(ctx, row, request)
         if row is not None and row.status == Status.SENDING:
-            if ctx.now - aware(row.updated_at) < self.in_flight:
+            if ctx.now - row.updated_at < self.in_flight:
                 raise TransientError(f"notification {request.notification_id} is being delivered by another worker")
-            return self._in_doubt(ctx, row, request)
+            return self._in_doubt(ctx, journal, row, request)
         problem = request.problem or self._unconfigured(request)
         if problem is not None:
-            row = row or self._new_row(ctx, request)
-            self._settle(ctx, row, None, problem, request)
+            if row is None:
+                row = self._new_row(ctx, request)
+                self._settle(ctx, row, None, problem, request)
+                journal.insert(row)
+            else:
+                self._settle(ctx, row, None, problem, request)
+                journal.save(row)
             return self._outcome(ctx, row, request)
         assert request.message is not None
-        row, attempt = self._claim(ctx, row, request)
+        row, attempt = self._claim(ctx, journal, row, request)
         outcome = self._send(request)
-        self._record(ctx, row, attempt, outcome, request)
+        self._record(ctx, journal, row, attempt, outcome=outcome, request=request)
         if row.status == Status.RETRYING:
             raise TransientError(f"notification {request.notification_id}: {row.last_error}")
         return self._outcome(ctx, row, request)
@@ -86,29 +94,24 @@ class Deliverer:
         missing = self.channels[request.channel].configured()
         return Undelivered(permanent=True, reason="not_configured", error=missing) if missing else None
 
-    def _new_row(self, ctx: Context, request: Request) -> Notification:
-        row = Notification(notification_id=request.notification_id, channel=request.channel,
-                           recipient_masked=request.masked, template=request.template, locale=request.locale,
-                           status=Status.SENDING, attempts=0, created_at=ctx.now, updated_at=ctx.now)
-        ctx.session.add(row)
-        return row
+    @staticmethod
+    def _new_row(ctx: Context, request: Request) -> NotificationRecord:
+        return NotificationRecord(notification_id=request.notification_id, channel=request.channel,
+                                  recipient_masked=request.masked, template=request.template, locale=request.locale,
+                                  status=Status.SENDING, attempts=0, created_at=ctx.now, updated_at=ctx.now)
 
-    def _claim(self, ctx: Context, row: Notification | None,
-               request: Request) -> tuple[Notification, DeliveryAttempt]:
+    def _claim(self, ctx: Context, journal: JournalRepository, row: NotificationRecord | None,
+               request: Request) -> tuple[NotificationRecord, AttemptRecord]:
         """Commit the attempt before sending, so a crash after the send cannot lead to a second one."""
-        session = ctx.session
+        new = row is None
         row = row or self._new_row(ctx, request)
         row.status = Status.SENDING
         row.attempts += 1
         row.updated_at = datetime.now(UTC)
-        attempt = DeliveryAttempt(notification_id=row.notification_id, number=row.attempts, channel=row.channel,
-                                  status=AttemptStatus.SENDING, started_at=row.updated_at)
-        session.add(attempt)
         try:
-            session.commit()
-        except IntegrityError:
+            attempt = journal.claim(row, new=new, started_at=row.updated_at)
+        except ClaimConflictError:
             # Another delivery of the same notification claimed it first (PostgreSQL, concurrent workers).
-            session.rollback()
             raise TransientError(f"notification {request.notification_id} is being delivered by another worker") \
                 from None
         return row, attempt
@@ -126,8 +129,8 @@ class Deliverer:
                                   scrub(outcome.error, request.recipient, request.masked)[:2000])
         return outcome
 
-    def _record(self, ctx: Context, row: Notification, attempt: DeliveryAttempt, outcome: Outcome,
-                request: Request) -> None:
+    def _record(self, ctx: Context, journal: JournalRepository, row: NotificationRecord, attempt: AttemptRecord,
+                *, outcome: Outcome, request: Request) -> None:
         now = datetime.now(UTC)
         attempt.finished_at = now
         if isinstance(outcome, Delivered):
@@ -149,11 +152,11 @@ class Deliverer:
                 row.last_error = outcome.error
                 row.updated_at = now
                 log.warning("notification delivery failed, will retry", extra=self._log(row, error=outcome.error))
-        ctx.session.add(attempt)
-        ctx.session.add(row)
-        ctx.session.commit()
+        journal.finish_attempt(attempt)
+        journal.save(row)
+        journal.commit()
 
-    def _settle(self, ctx: Context, row: Notification, delivered: Delivered | None, problem: Undelivered | None,
+    def _settle(self, ctx: Context, row: NotificationRecord, delivered: Delivered | None, problem: Undelivered | None,
                 request: Request) -> None:
         row.updated_at = datetime.now(UTC)
         row.event_source, row.event_id = ctx.event.source, ctx.event.id
@@ -170,24 +173,23 @@ class Deliverer:
             metrics.FAILED.labels(row.channel, problem.reason).inc()
             log.warning("notification failed", extra=self._log(row, reason=problem.reason, error=problem.error))
 
-    def _in_doubt(self, ctx: Context, row: Notification, request: Request) -> list[Emit]:
+    def _in_doubt(self, ctx: Context, journal: JournalRepository, row: NotificationRecord,
+                  request: Request) -> list[Emit]:
         """An attempt was interrupted after the send may have happened: never risk a second message."""
-        session = ctx.session
-        last = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.notification_id == row.notification_id)
-                            .order_by(DeliveryAttempt.number.desc())).first()  # type: ignore[attr-defined]
+        last = journal.last_attempt(row.notification_id)
         if last is not None and last.status == AttemptStatus.SENDING:
             last.status = AttemptStatus.UNKNOWN
             last.finished_at = datetime.now(UTC)
             last.error = "interrupted between send and record; not retried"
-            session.add(last)
+            journal.finish_attempt(last)
         self._settle(ctx, row, None, Undelivered(True, "delivery_unknown",
                                                  "a previous attempt was interrupted after it began sending; "
                                                  "not sent again to avoid a duplicate"), request)
-        session.add(row)
-        session.commit()
+        journal.save(row)
+        journal.commit()
         return self._outcome(ctx, row, request)
 
-    def _settled(self, ctx: Context, row: Notification, request: Request) -> list[Emit]:
+    def _settled(self, ctx: Context, row: NotificationRecord, request: Request) -> list[Emit]:
         """Already delivered or given up: re-emit only for a redelivery of the event that settled it."""
         if (row.event_source, row.event_id) == (ctx.event.source, ctx.event.id):
             return self._outcome(ctx, row, request)
@@ -197,14 +199,14 @@ class Deliverer:
 
     # ---- events ---------------------------------------------------------------------------------
 
-    def _outcome(self, ctx: Context, row: Notification, request: Request) -> list[Emit]:
+    def _outcome(self, ctx: Context, row: NotificationRecord, request: Request) -> list[Emit]:
         metadata = {**request.about, **({"template": row.template} if row.template else {})}
         details: dict[str, Any] = {"channel": row.channel, "recipient": row.recipient_masked,
                                    "attempts": row.attempts, **metadata}
         if row.status == Status.SENT:
             sent = NotificationSent(notification_id=row.notification_id, channel=request.channel,
                                     recipient=row.recipient_masked, provider_message_id=row.provider_message_id,
-                                    attempts=row.attempts, sent_at=aware(row.updated_at), metadata=metadata)
+                                    attempts=row.attempts, sent_at=row.updated_at, metadata=metadata)
             if row.provider_message_id:
                 details["providerMessageId"] = row.provider_message_id
             audit = NotificationAuditEvent(service="notifications", action="notification.sent", outcome="success",
@@ -214,7 +216,7 @@ class Deliverer:
         failed = NotificationFailed(notification_id=row.notification_id, channel=request.channel,
                                     recipient=row.recipient_masked, reason=row.reason or "unknown",
                                     error=row.last_error or "", attempts=row.attempts,
-                                    failed_at=aware(row.updated_at), metadata=metadata)
+                                    failed_at=row.updated_at, metadata=metadata)
         details.update(reason=row.reason, error=row.last_error)
         audit = NotificationAuditEvent(service="notifications", action="notification.failed", outcome="failure",
                                        subject=row.notification_id, correlation_id=ctx.event.correlation_id,
@@ -222,13 +224,7 @@ class Deliverer:
         return [Emit(failed), Emit(audit)]
 
     @staticmethod
-    def _log(row: Notification, **extra: Any) -> dict[str, Any]:
+    def _log(row: NotificationRecord, **extra: Any) -> dict[str, Any]:
         return {"notification_id": row.notification_id, "channel": row.channel, "recipient": row.recipient_masked,
                 "attempts": row.attempts, "status": row.status, **extra}
 
-
-def journal(session: Session, notification_id: str) -> tuple[Notification | None, list[DeliveryAttempt]]:
-    row = session.get(Notification, notification_id)
-    attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
-                            .order_by(DeliveryAttempt.number)).all()  # type: ignore[arg-type]
-    return row, list(attempts)

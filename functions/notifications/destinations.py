@@ -45,9 +45,36 @@ def parse_allow_hosts(value: str) -> frozenset[str]:
     return frozenset(host.strip().lower().strip("[]") for host in value.split(",") if host.strip())
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 4291 compatible, RFC 6052 NAT64).
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215 local-use NAT64: the operator chooses where the IPv4 address sits, so none of it is public.
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped, compatible, NAT64, 6to4 and Teredo."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address in _IPV4_COMPATIBLE or address in _NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the Teredo server and the client behind it
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Globally routable unicast, and so is every IPv4 address it embeds."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL_USE or address in _TEREDO:
+            return False
+        embedded = embedded_ipv4(address)
+        if embedded:
+            return all(is_public(inner) for inner in embedded)
     return address.is_global and not address.is_multicast
 
 

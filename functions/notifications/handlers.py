@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 from functions.notifications.channels import Message, Undelivered
 from functions.notifications.delivery import Deliverer, Request
 from functions.notifications.recipients import BadRecipientError, check_recipient
+from functions.notifications.settings import NotificationsSettings
 from functions.notifications.templates import Rendered, TemplateMissingError, Templates, VariableMissingError
 from shared.contract import Context, Emit
 from shared.errors import invalid_data
@@ -22,24 +21,17 @@ RECEIPT_RECIPIENTS = (("webhookUrl", "webhook"), ("customerEmail", "email"), ("c
                       ("deviceToken", "push"))
 
 
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """Recipients used when a payment event's metadata names none (all optional)."""
-
-    webhook: str | None = None
-    email: str | None = None
-    sms: str | None = None
-    push: str | None = None
-
-
 class Handlers:
-    def __init__(self, deliverer: Deliverer, templates: Templates, allow_hosts: Collection[str],
-                 defaults: Defaults, receipt_locale: str) -> None:
+    """The handlers of one NotificationsSettings, bound at wiring time (app.py)."""
+
+    def __init__(self, settings: NotificationsSettings, deliverer: Deliverer, templates: Templates) -> None:
         self.deliverer = deliverer
         self.templates = templates
-        self.allow_hosts = allow_hosts
-        self.defaults = defaults
-        self.receipt_locale = receipt_locale
+        self.allow_hosts = settings.allow_hosts
+        self.receipt_locale = settings.notifications_default_locale
+        # Recipients used when a payment event's metadata names none (both optional).
+        self.default_recipients = (("webhook", settings.notifications_receipt_webhook_url),
+                                   ("email", settings.notifications_receipt_email))
 
     # ---- notifications.notification-requested ---------------------------------------------------
 
@@ -120,8 +112,7 @@ class Handlers:
             value = metadata.get(key)
             if isinstance(value, str) and value:
                 return channel, value
-        for channel in ("webhook", "email", "sms", "push"):
-            default: str | None = getattr(self.defaults, channel)
+        for channel, default in self.default_recipients:
             if default:
                 return channel, default
         return None

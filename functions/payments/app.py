@@ -1,22 +1,18 @@
-"""The payments function: settings and spec (see service.py for the flow, reasons.py for reason codes).
+"""The payments function's wiring: settings -> gateway, handlers and routes -> FunctionSpec.
 
-Settings come from PAYMESH_PAYMENTS_* variables. Amounts are decimal strings in major units per currency,
-e.g. PAYMESH_PAYMENTS_AMOUNT_LIMITS='{"EUR": ["0.50", "999999.99"]}'. Dict settings are JSON.
+The flow is in handlers.py, the settings in settings.py, all SQL in repository.py.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, Self
-
-from pydantic import Field, SecretStr, model_validator
 
 from functions.payments.gateways import Gateway
 from functions.payments.gateways.simulated import SimulatedGateway
+from functions.payments.handlers import PaymentHandlers
 from functions.payments.models import TABLES
-from functions.payments.service import Payments
-from shared.config import RuntimeSettings
+from functions.payments.routes import payment_view
+from functions.payments.settings import PaymentsSettings
 from shared.contract import FunctionSpec
 from shared.events import (
     PaymentAuditEvent,
@@ -27,90 +23,8 @@ from shared.events import (
     RefundProcessed,
     RefundRequested,
 )
-from shared.money import Money, MoneyError
 
-__all__ = ["PaymentsSettings", "build_gateway", "build_spec"]
-
-# Stripe's minimum charge amounts; maximum 999,999.99 in two-decimal currencies.
-DEFAULT_AMOUNT_LIMITS: dict[str, tuple[Decimal, Decimal]] = {
-    "USD": (Decimal("0.50"), Decimal("999999.99")),
-    "EUR": (Decimal("0.50"), Decimal("999999.99")),
-    "GBP": (Decimal("0.30"), Decimal("999999.99")),
-    "CHF": (Decimal("0.50"), Decimal("999999.99")),
-    "CAD": (Decimal("0.50"), Decimal("999999.99")),
-    "AUD": (Decimal("0.50"), Decimal("999999.99")),
-    "SEK": (Decimal("3.00"), Decimal("9999999.99")),
-    "NOK": (Decimal("3.00"), Decimal("9999999.99")),
-    "DKK": (Decimal("2.50"), Decimal("9999999.99")),
-    "PLN": (Decimal("2.00"), Decimal("9999999.99")),
-    "JPY": (Decimal("50"), Decimal("99999999")),
-    "KWD": (Decimal("0.100"), Decimal("99999.999")),
-}
-
-
-class PaymentsSettings(RuntimeSettings):
-    payments_gateway: Literal["simulated", "stripe"] = "simulated"
-    payments_stripe_api_key: SecretStr | None = None
-    # e.g. http://127.0.0.1:12111 for stripe-mock or the tests' local server; None = api.stripe.com.
-    payments_stripe_api_base: str | None = None
-    payments_stripe_timeout_seconds: float = Field(default=20.0, gt=0)
-
-    # Accepted currencies and their per-payment [minimum, maximum]; any other currency is refused (422).
-    payments_amount_limits: dict[str, tuple[Decimal, Decimal]] = Field(
-        default_factory=lambda: dict(DEFAULT_AMOUNT_LIMITS))
-
-    # Fee = amount * bps / 10000 rounded half-up to the minor unit, plus the currency's fixed part.
-    payments_fee_percent_bps: int = Field(default=290, ge=0, le=10_000)
-    payments_fee_fixed: dict[str, Decimal] = Field(
-        default_factory=lambda: {"USD": Decimal("0.30"), "EUR": Decimal("0.25"), "GBP": Decimal("0.20")})
-
-    # Fraud: the scores of the rules that fire are added; the total decides.
-    payments_fraud_review_score: int = Field(default=50, ge=1)
-    payments_fraud_decline_score: int = Field(default=90, ge=1)
-    payments_fraud_rule_scores: dict[str, int] = Field(default_factory=lambda: {
-        "amount_high": 40, "amount_very_high": 90, "velocity_count": 60, "velocity_amount": 60,
-        "blocked_country": 100, "country_mismatch": 50, "blocked_bin": 100,
-    })
-    payments_fraud_amount_high: dict[str, Decimal] = Field(default_factory=lambda: {
-        "USD": Decimal("5000"), "EUR": Decimal("5000"), "GBP": Decimal("4000"), "JPY": Decimal("700000")})
-    payments_fraud_amount_very_high: dict[str, Decimal] = Field(default_factory=lambda: {
-        "USD": Decimal("20000"), "EUR": Decimal("20000"), "GBP": Decimal("16000"), "JPY": Decimal("3000000")})
-    payments_fraud_velocity_window_seconds: int = Field(default=3600, ge=1)
-    # Attempts per customer in the window, this one included, above which velocity_count fires.
-    payments_fraud_velocity_max_count: int = Field(default=10, ge=1)
-    # Sum per customer and currency in the window, this one included, above which velocity_amount fires.
-    payments_fraud_velocity_max_amount: dict[str, Decimal] = Field(default_factory=lambda: {
-        "USD": Decimal("25000"), "EUR": Decimal("25000"), "GBP": Decimal("20000"), "JPY": Decimal("3500000")})
-    payments_fraud_blocked_countries: frozenset[str] = frozenset({"KP", "IR", "CU", "SY"})
-    # BIN prefixes (1-8 digits) of card ranges to refuse, e.g. ranges seen in card-testing attacks.
-    payments_fraud_blocked_bins: frozenset[Annotated[str, Field(pattern=r"^[0-9]{1,8}$")]] = frozenset()
-
-    @model_validator(mode="after")
-    def _amounts_fit_their_currency(self) -> Self:
-        def check(name: str, currency: str, value: Decimal) -> None:
-            try:
-                Money.parse(value, currency)
-            except MoneyError as error:
-                raise ValueError(f"{name}[{currency}]: {error}") from None
-
-        for currency, (low, high) in self.payments_amount_limits.items():
-            check("payments_amount_limits", currency, low)
-            check("payments_amount_limits", currency, high)
-            if not 0 < low <= high:
-                raise ValueError(f"payments_amount_limits[{currency}]: need 0 < minimum <= maximum")
-        for name in ("payments_fee_fixed", "payments_fraud_amount_high", "payments_fraud_amount_very_high",
-                     "payments_fraud_velocity_max_amount"):
-            for currency, value in getattr(self, name).items():
-                check(name, currency, value)
-        if self.payments_fraud_review_score > self.payments_fraud_decline_score:
-            raise ValueError("payments_fraud_review_score must not exceed payments_fraud_decline_score")
-        if self.payments_gateway == "stripe" and self.payments_stripe_api_key is None:
-            raise ValueError("payments_gateway=stripe needs PAYMESH_PAYMENTS_STRIPE_API_KEY")
-        return self
-
-    def minor(self, value: Decimal, currency: str) -> int:
-        return Money.parse(value, currency).minor
-
+__all__ = ["OUTPUTS", "build_gateway", "build_spec"]
 
 OUTPUTS = frozenset({PaymentProcessed.type_name, PaymentFailed.type_name, RefundProcessed.type_name,
                      RefundFailed.type_name, PaymentAuditEvent.type_name})
@@ -125,8 +39,9 @@ def build_gateway(settings: PaymentsSettings) -> Gateway:
 
 
 def build_spec(settings: PaymentsSettings, gateway: Gateway | None = None) -> FunctionSpec:
-    payments = Payments(settings, gateway or build_gateway(settings))
+    handlers = PaymentHandlers(settings, gateway or build_gateway(settings))
     spec = FunctionSpec("payments", OUTPUTS, migrations=Path(__file__).parent / "migrations", tables=TABLES)
-    spec.on(PaymentRequested, payments.handle_payment)
-    spec.on(RefundRequested, payments.handle_refund)
+    spec.on(PaymentRequested, handlers.payment_requested)
+    spec.on(RefundRequested, handlers.refund_requested)
+    spec.get("/payments/{payment_id}", payment_view)
     return spec

@@ -20,16 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
-
-from functions.payments.models import Payment
+from functions.payments.settings import PaymentsSettings
 from shared.money import Money
-
-if TYPE_CHECKING:
-    from functions.payments.app import PaymentsSettings
 
 Decision = Literal["approve", "review", "decline"]
 RULE_IDS = ("amount_high", "amount_very_high", "velocity_count", "velocity_amount", "blocked_country",
@@ -54,18 +48,11 @@ class Assessment:
 
 @dataclass(frozen=True, slots=True)
 class Window:
+    """A customer's attempts in the velocity window before this one (all currencies), and their sum in the
+    payment's currency; read from the payments store by repository.recent_activity."""
+
     count: int
     sum_minor: int
-
-
-def recent_activity(session: Session, customer_id: str, currency: str, since: datetime) -> Window:
-    """Attempts by the customer since `since` (all currencies) and their sum in `currency`."""
-    recent = Payment.created_at >= since
-    mine = Payment.customer_id == customer_id
-    count = session.exec(select(sa.func.count()).select_from(Payment).where(mine, recent)).one()
-    total = session.exec(select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
-                         .where(mine, recent, Payment.currency == currency)).one()
-    return Window(int(count), int(total))
 
 
 def assess(settings: PaymentsSettings, payment: FraudInput, window: Window) -> Assessment:
@@ -105,6 +92,6 @@ def assess(settings: PaymentsSettings, payment: FraudInput, window: Window) -> A
     return Assessment(score, decision, tuple(fired))
 
 
-def evaluate(session: Session, settings: PaymentsSettings, payment: FraudInput, now: datetime) -> Assessment:
-    since = now - timedelta(seconds=settings.payments_fraud_velocity_window_seconds)
-    return assess(settings, payment, recent_activity(session, payment.customer_id, payment.amount.currency, since))
+def window_start(settings: PaymentsSettings, now: datetime) -> datetime:
+    """Where the velocity window of a payment made at `now` begins."""
+    return now - timedelta(seconds=settings.payments_fraud_velocity_window_seconds)

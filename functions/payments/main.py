@@ -6,7 +6,8 @@
 import flask
 import functions_framework
 
-from functions.payments.app import PaymentsSettings, build_spec
+from functions.payments.app import build_spec
+from functions.payments.settings import PaymentsSettings
 from shared.runtime import serve
 
 _function = serve(build_spec, PaymentsSettings)

@@ -23,6 +23,10 @@ class Payment(SQLModel, table=True):
     card_brand: str | None = Field(default=None, sa_type=sa.String(32))
     card_last4: str | None = Field(default=None, sa_type=sa.String(4))
     card_country: str | None = Field(default=None, sa_type=sa.String(2))
+    card_bin: str | None = Field(default=None, sa_type=sa.String(8))
+    # SHA-256 of the payment method token, to tell a reused paymentId with another token; NULL on rows
+    # recorded before migration 0002.
+    method_token_sha256: str | None = Field(default=None, sa_type=sa.String(64))
     billing_country: str | None = Field(default=None, sa_type=sa.String(2))
     fee_minor: int = Field(default=0, sa_type=sa.BigInteger())
     net_minor: int = Field(default=0, sa_type=sa.BigInteger())

@@ -3,13 +3,9 @@ non-empty ids): the currency must be accepted and the amount within its configur
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from functions.payments.settings import PaymentsSettings
 from shared.errors import invalid_data
 from shared.money import Money, format_minor
-
-if TYPE_CHECKING:
-    from functions.payments.app import PaymentsSettings
 
 
 def check_amount(settings: PaymentsSettings, amount: Money) -> None:

@@ -13,9 +13,10 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -131,9 +132,9 @@ def _outcomes_complete(run: str, seen: list[Seen]) -> bool:
     return want_payments <= payments and want_notes <= notified and posted
 
 
-def _get(url: str) -> Any:
+def _get(url: str, headers: Mapping[str, str] | None = None) -> Any:
     try:
-        response = httpx.get(url, timeout=5)
+        response = httpx.get(url, timeout=5, headers=dict(headers or {}))
     except httpx.HTTPError as error:
         return {"error": f"{type(error).__name__}"}
     try:
@@ -150,7 +151,8 @@ def _outbox(sandbox_url: str) -> list[dict[str, Any]]:
 
 
 def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float = 45.0,
-             sandbox_url: str | None = None) -> DemoResult:
+             sandbox_url: str | None = None, headers: Mapping[str, str] | None = None) -> DemoResult:
+    """`headers`: for the query routes (a reader's `Authorization` when the set runs with authentication)."""
     urls = {**DEFAULT_URLS, **(urls or {})}
     run = uuid.uuid4().hex[:6]
     reader = TopicReader(bootstrap, all_topics())
@@ -177,9 +179,10 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
         result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
     accounts = [f"merchant:{MERCHANT}", "revenue:fees", "assets:gateway_clearing:simulated", "assets:bank:demo",
                 "equity:owner"]
-    result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances") for account in accounts}
-    result.trial_balance = _get(f"{urls['ledger']}/trial-balance")
-    result.audit_verify = _get(f"{urls['audit']}/verify")
+    result.balances = {account: _get(f"{urls['ledger']}/accounts/{account}/balances", headers)
+                       for account in accounts}
+    result.trial_balance = _get(f"{urls['ledger']}/trial-balance", headers)
+    result.audit_verify = _get(f"{urls['audit']}/verify", headers)
     return result
 
 
@@ -188,18 +191,32 @@ def _short(value: Any, width: int = 90) -> str:
     return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
+def normal_side(amount: Any, account_type: Any) -> Any:
+    """A ledger balance (debits less credits) as a person reads it: positive on the account's normal side, so
+    what we owe a merchant (a liability) or have earned (revenue) shows positive too."""
+    if account_type in {"asset", "expense"} or not isinstance(amount, str):
+        return amount
+    try:
+        flipped = -Decimal(amount)
+    except ArithmeticError:
+        return amount
+    return format(flipped, "f") if flipped else amount.lstrip("-")
+
+
 def _balances(value: Any) -> str:
-    """`EUR 48.20` per currency (pending shown when it differs), or the raw answer when it is not a balance."""
+    """`EUR 48.20` per currency on the normal side (pending shown when it differs), or the raw answer."""
     entries = value.get("balances") if isinstance(value, dict) else None
     if not isinstance(entries, list):
         return _short(value)
     if not entries:
         return "no postings"
+    kind = value.get("type")
     parts = []
     for entry in entries:
-        text = f"{entry.get('currency')} {entry.get('posted')}"
-        if entry.get("pending") not in (None, entry.get("posted")):
-            text += f" (pending {entry.get('pending')})"
+        posted, pending = normal_side(entry.get("posted"), kind), normal_side(entry.get("pending"), kind)
+        text = f"{entry.get('currency')} {posted}"
+        if pending not in (None, posted):
+            text += f" (pending {pending})"
         parts.append(text)
     return escape(", ".join(parts))
 
@@ -239,9 +256,11 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
         payments.add_row(_cell(data.get("paymentId")), "[red]failed[/]",
                          _cell(f"{data.get('amount')} {data.get('currency')}"), _cell(data.get("reason")))
     console.print(payments)
-    balances = Table("account", "posted balance", title="Ledger balances (GET /accounts/{a}/balances)")
+    balances = Table("account", "type", "posted balance (normal side)",
+                     title="Ledger balances (GET /accounts/{a}/balances)")
     for account, value in result.balances.items():
-        balances.add_row(_cell(account), _balances(value))
+        balances.add_row(_cell(account), _cell(value.get("type") if isinstance(value, dict) else None),
+                         _balances(value))
     console.print(balances)
     console.print(f"trial balance (GET /trial-balance): {_trial_balance(result.trial_balance)}")
     notes = Table("notification", "channel", "recipient", "outcome", title="Notifications")

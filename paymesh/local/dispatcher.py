@@ -89,7 +89,7 @@ def structured_event(value: bytes) -> DispatchEvent:
 
 
 def record_to_event(record: Any, source: KafkaSource) -> DispatchEvent:
-    """The CloudEvent Knative's Kafka dispatcher builds from a record (see KNATIVE.md)."""
+    """The CloudEvent Knative's Kafka dispatcher builds from a record (docs/architecture.md)."""
     headers: list[tuple[str, bytes]] = list(record.headers or [])
     content_type = next((_text(value) for name, value in headers if name.lower() == "content-type"), None)
     if content_type and content_type.lower().startswith("application/cloudevents"):
@@ -150,8 +150,9 @@ class Sender:
     stopping: threading.Event = field(default_factory=threading.Event)
     on_retry: Callable[[], None] = lambda: None
 
-    def send(self, url: str, event: DispatchEvent) -> Outcome | None:
-        """The final outcome, or None when stopping interrupted the retries (the record stays uncommitted)."""
+    def send(self, url: str, event: DispatchEvent, token: Callable[[], str] | None = None) -> Outcome | None:
+        """The final outcome, or None when stopping interrupted the retries (the record stays uncommitted).
+        `token` gives the OIDC bearer token for the destination's audience (authentication-oidc), per attempt."""
         headers, body = event.http_binary()
         headers["Prefer"] = "reply"
         traceparent = event.attributes.get("traceparent")
@@ -161,6 +162,8 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token()}"
             try:
                 response = self.client.post(url, headers=headers, content=body, timeout=timeout)
                 outcome = Outcome(response.status_code, attempt, response.content)
@@ -178,8 +181,10 @@ class SourceConsumer:
     """One KafkaSource: its consumer group, its poll loop and its per-partition delivery workers."""
 
     def __init__(self, source: KafkaSource, bootstrap: str, target_url: str, dead_letter_url: str | None, *,
-                 stats: Stats | None = None, poll_timeout_ms: int = 100) -> None:
+                 stats: Stats | None = None, poll_timeout_ms: int = 100,
+                 token: Callable[[], str] | None = None) -> None:
         self.source = source
+        self.token = token  # None: no token is sent (authentication-oidc off, or a sink without an audience)
         self.bootstrap = bootstrap
         self.target_url = target_url
         self.dead_letter_url = dead_letter_url
@@ -217,7 +222,7 @@ class SourceConsumer:
             self.stats.add(record.topic, "lost")
             return True
         sender = self._sender(record.topic)
-        outcome = sender.send(self.target_url, event)
+        outcome = sender.send(self.target_url, event, self.token)
         if outcome is None:
             return False
         if outcome.ok:
@@ -378,7 +383,8 @@ class SourceConsumer:
 
 
 def start_consumers(sources: Sequence[KafkaSource], bootstrap: str, targets: Mapping[str, str],
-                    dead_letter_urls: Mapping[str, str], stats: Stats) -> list[SourceConsumer]:
+                    dead_letter_urls: Mapping[str, str], stats: Stats, *,
+                    tokens: Callable[[KafkaSource], Callable[[], str] | None] | None = None) -> list[SourceConsumer]:
     """A consumer per source whose sink is in `targets` (service name -> URL)."""
     consumers = []
     for source in sources:
@@ -387,7 +393,8 @@ def start_consumers(sources: Sequence[KafkaSource], bootstrap: str, targets: Map
             log.warning("KafkaSource %s: no local target for sink %s; skipped", source.name, source.sink)
             continue
         dead = dead_letter_urls.get(source.delivery.dead_letter_sink or "")
-        consumers.append(SourceConsumer(source, bootstrap, url, dead, stats=stats).start())
+        token = tokens(source) if tokens is not None else None
+        consumers.append(SourceConsumer(source, bootstrap, url, dead, stats=stats, token=token).start())
     return consumers
 
 

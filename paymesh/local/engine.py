@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from paymesh.local.dispatcher import SourceConsumer, start_consumers, wait_all_assigned
 from paymesh.local.sink_ingress import SinkIngress
 from paymesh.local.stats import Stats
-from paymesh.local.topology import Topology
+from paymesh.local.topology import KafkaSource, Topology
 from shared.config import sink_env_name
 
 
@@ -36,10 +36,12 @@ class Engine:
         assert self.ingress is not None, "start the ingress first"
         return {sink_env_name(sink.topic): self.ingress.url(sink) for sink in self.topology.sinks}
 
-    def start_dispatchers(self, targets: Mapping[str, str], ready_timeout: float = 30.0) -> bool:
-        """Start a consumer per KafkaSource (targets: Knative Service name -> URL); True once all joined."""
+    def start_dispatchers(self, targets: Mapping[str, str], ready_timeout: float = 30.0,
+                          tokens: Callable[[KafkaSource], Callable[[], str] | None] | None = None) -> bool:
+        """Start a consumer per KafkaSource (targets: Knative Service name -> URL); True once all joined.
+        `tokens` gives each source its OIDC token supply (None: no tokens are sent)."""
         self.consumers = start_consumers(self.topology.sources, self.bootstrap, targets, self.sink_urls(),
-                                         self.stats)
+                                         self.stats, tokens=tokens)
         return wait_all_assigned(self.consumers, ready_timeout)
 
     def stop_dispatchers(self) -> None:

@@ -7,8 +7,11 @@ import os
 import secrets
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from shared.config import RuntimeSettings
 from shared.envelope import Envelope
@@ -39,10 +42,23 @@ def new_event(event_type: str, data: dict[str, Any], source: str = "/paymesh/cli
     return Envelope(attributes, data)
 
 
+def validate_data(event_type: str, data: dict[str, Any]) -> None:
+    """ValueError naming every field that breaks the catalog, as the consuming function would answer 422."""
+    model = CATALOG.get(event_type)
+    if model is None:
+        raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(sorted(CATALOG))}")
+    try:
+        model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"data.{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']} "
+                             f"[{item['type']}]" for item in error.errors())
+        raise ValueError(f"{event_type} data is invalid: {problems}") from None
+
+
 def load_data(text: str) -> dict[str, Any]:
     """--data: inline JSON, or @path to a JSON file."""
     raw = Path(text[1:]).read_text() if text.startswith("@") else text
-    value = json.loads(raw)
+    value = json.loads(raw, parse_float=Decimal)  # as the functions read it: no binary rounding of amounts
     if not isinstance(value, dict):
         raise ValueError("event data must be a JSON object")
     return value

@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paymesh.local import access
 from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from paymesh.local.engine import Engine
+from paymesh.local.oidc import Issuer, role_subject
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
 from paymesh.local.supervisor import PORTS, Supervisor
@@ -40,11 +42,26 @@ class LocalSet:
     use_sandbox: bool = True
     sandbox_ports: tuple[int, int] = (0, 0)  # (SMTP, HTTP)
     sandbox: Sandbox | None = None
+    # The local OIDC issuer: functions verify tokens, dispatchers send them, as with Knative's authentication-oidc.
+    auth: bool = True
+    issuer: Issuer | None = None
 
     @property
     def urls(self) -> dict[str, str]:
         assert self.supervisor is not None
         return {name: function.url.rstrip("/") for name, function in self.supervisor.functions.items()}
+
+    def token(self, role: str, function: str | None = None) -> str:
+        """A bearer token of the local issuer: `reader`/`admin` (for one function, or all), or `sender` as the
+        KafkaSource delivering to `function`."""
+        assert self.issuer is not None and self.topology is not None, "authentication is off"
+        if role == "sender":
+            assert function is not None, "a sender token is for one function"
+            return self.issuer.signer.token(access.senders(self.topology, function)[0], function)
+        return self.issuer.signer.token(role_subject(role), function or list(self.ports))
+
+    def auth_headers(self, role: str, function: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, function)}"} if self.issuer is not None else {}
 
     def topics(self) -> list[str]:
         assert self.topology is not None
@@ -64,20 +81,28 @@ class LocalSet:
             smtp_port, http_port = self.sandbox_ports
             self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
             environment.update(self.sandbox.environment())
-        self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports)
+        per_function: dict[str, dict[str, str]] = {}
+        if self.auth:
+            self.issuer = Issuer(self.home).start()
+            per_function = access.function_environment(topology, self.issuer.url, self.ports)
+            self.say(f"oidc issuer   {self.issuer.url}  (discovery, JWKS; `paymesh token --role reader` for curl)")
+        self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports,
+                                                  per_function=per_function)
         supervisor.start_all(tuple(self.ports))
         supervisor.wait_ready(timeout=90)
         for name, function in supervisor.functions.items():
             self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
         targets = {name: function.url for name, function in supervisor.functions.items()}
-        if not engine.start_dispatchers(targets, ready_timeout=30):
+        tokens = access.source_tokens(self.issuer) if self.issuer is not None else None
+        if not engine.start_dispatchers(targets, ready_timeout=30, tokens=tokens):
             self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
         for source in topology.sources:
             self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / STATE_FILE).write_text(json.dumps(
             {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
-             "sandbox": self.sandbox.url if self.sandbox is not None else None}))
+             "sandbox": self.sandbox.url if self.sandbox is not None else None,
+             "issuer": self.issuer.url if self.issuer is not None else None}))
         self.ready_seconds = time.monotonic() - started
         return self
 
@@ -118,6 +143,8 @@ class LocalSet:
             self.sandbox.stop()
         if self.engine is not None:
             self.engine.stop_ingress()
+        if self.issuer is not None:
+            self.issuer.stop()
         if self.broker is not None:
             self.broker.stop()
         with contextlib.suppress(OSError):

@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 
 PORTS = {"payments": 8081, "ledger": 8082, "notifications": 8083, "audit": 8084}
+# A local set serves this machine only (functions-framework would listen on every interface).
+LISTEN_HOST = "127.0.0.1"
+
+
+def ports_from(base_port: int) -> dict[str, int]:
+    """The functions' ports counted up from `base_port`, in PORTS order (8081 gives PORTS itself)."""
+    return {name: base_port + index for index, name in enumerate(PORTS)}
 
 
 def local_defaults(home: Path) -> dict[str, str]:
@@ -91,6 +98,7 @@ class Supervisor:
     home: Path
     environment: Mapping[str, str]
     ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+    per_function: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # e.g. each one's PAYMESH_AUTH_*
     functions: dict[str, RunningFunction] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -104,10 +112,11 @@ class Supervisor:
         log_file = log_path.open("ab")
         self._logs.append(log_file)
         env = {**local_defaults(self.home), **os.environ, "PAYMESH_HOME": str(self.home),
-               "PAYMESH_PUBLISHER": "kafkasink", **self.environment}
+               "PAYMESH_PUBLISHER": "kafkasink", **self.environment, **self.per_function.get(name, {})}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # functions publish through the KafkaSink path, as on Knative
         command = [str(Path(sys.executable).parent / "functions-framework"), "--source",
-                   str(self.root / "functions" / name / "main.py"), "--target", "handle", "--port", str(port)]
+                   str(self.root / "functions" / name / "main.py"), "--target", "handle",
+                   "--host", LISTEN_HOST, "--port", str(port)]
         process = subprocess.Popen(command,  # noqa: S603 (our venv's functions-framework, fixed arguments)
                                    cwd=self.root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True,

@@ -64,6 +64,7 @@ class KafkaSource:
     ordering: str
     delivery: Delivery
     sink: str  # name of the Knative Service (or a URI) events are sent to
+    audience: str | None = None  # spec.sink.audience: the OIDC audience of the token sent with each event
 
     @property
     def base_source(self) -> str:
@@ -111,6 +112,7 @@ def _source(document: dict[str, Any]) -> KafkaSource:
         ordering=str(spec.get("ordering", "ordered")),
         delivery=Delivery.from_spec(spec.get("delivery")),
         sink=str(target),
+        audience=str(sink["audience"]) if sink.get("audience") else None,
     )
 
 

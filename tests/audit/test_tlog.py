@@ -122,6 +122,21 @@ def test_a_batch_appends_what_single_records_would_reading_once(start: int, batc
     assert log.hashes == MemoryLog(n).hashes
 
 
+def test_every_inclusion_proof_up_to_64_verifies_and_every_flipped_bit_of_small_ones_fails() -> None:
+    for size in range(1, 65):
+        root = tlog.tree_hash(size, LOG.read)
+        for index in range(size):
+            leaf = tlog.leaf_hash(record(index))
+            proof = tlog.prove_record(size, index, LOG.read)
+            assert tlog.check_record(proof, size, root, index, leaf)
+            if size > 9:
+                continue
+            for at in range(len(proof)):
+                for bit in range(256):
+                    tampered = [*proof[:at], flip(proof[at], bit), *proof[at + 1 :]]
+                    assert not tlog.check_record(tampered, size, root, index, leaf)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_every_inclusion_proof_verifies_and_any_flipped_bit_fails(data: st.DataObject) -> None:

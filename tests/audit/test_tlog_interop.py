@@ -170,6 +170,20 @@ def note_cases(keys: dict[str, tuple[str, str]], text: str) -> list[tuple[bytes,
         (note.sign_note("multi\n\nparagraph\n", alice), [va]),
         (note.sign_note("ünïcode ☃\n", alice), [va]),
     ]
+    return cases + edge_key_cases()
+
+
+def edge_key_cases() -> list[tuple[bytes, list[str]]]:
+    """Degenerate Ed25519 public keys (small order, non-canonical, not on the curve) under trivial signatures."""
+    cases = []
+    for name, public in (("zero", bytes(32)), ("ones", b"\xff" * 32), ("two", b"\x02" + bytes(31)),
+                         ("noncanonical", b"\xed" + b"\xff" * 30 + b"\x7f")):
+        key = b"\x01" + public
+        key_id = note.key_hash(name, key)
+        vkey = f"{name}+{key_id:08x}+{b64(key)}"
+        for signature in (bytes(64), b"\x01" + bytes(63), bytes(32) + b"\x01" + bytes(31)):
+            line = f"— {name} {b64(key_id.to_bytes(4, 'big') + signature)}\n"
+            cases.append((b"text\n\n" + line.encode(), [vkey]))
     return cases
 
 
@@ -239,7 +253,7 @@ def test_python_and_go_agree_on_hashes_proofs_and_notes(interop_binary: Path) ->
     # Go opens exactly the Python-signed notes that Python opens, to the same text.
     python_verdicts = [open_verdict(message, vkeys) for message, vkeys in notes]
     assert [{"ok": v["ok"], "text": v["text"]} for v in go["note_verdicts"]] == python_verdicts
-    assert [v["ok"] for v in python_verdicts].count(True) == 9
+    assert [v["ok"] for v in python_verdicts].count(True) == 9 + 2  # and two degenerate keys
 
     # Go signs with Python's keys byte for byte as Python does (Ed25519 signatures are deterministic).
     for (signed_text, names), go_note in zip(signing, go["signed"], strict=True):

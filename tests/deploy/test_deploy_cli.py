@@ -44,6 +44,7 @@ def test_dry_run_prints_every_step_in_dependency_order_and_runs_nothing(tmp_path
                 for fn in FUNCTIONS]
     assert index(f"kubectl apply -f {out}/namespace.yaml") < index("kubectl get secret") < sinks
     assert sinks < min(services) and max(services) < sources
+    assert index(f"kubectl apply -f {out}/knative/access.yaml") < min(services)  # no moment without the policies
     assert index("kubectl apply -f " + str(out / "eventing/strimzi/kafkatopics.yaml")) < sinks
     assert not any(line.startswith("kn source kafka create") for line in commands)
 
@@ -52,7 +53,7 @@ def test_dry_run_applies_every_rendered_file(tmp_path: Path) -> None:
     code, output, out = _deploy(tmp_path, "--dry-run")
     assert code == 0, output
     rendered = {str(path) for path in out.rglob("*.yaml")}
-    assert len(rendered) == 1 + 4 + 4 * 2 + 2  # namespace, services, sources+sinks, strimzi
+    assert len(rendered) == 1 + 4 + 1 + 4 * 2 + 2  # namespace, services, access, sources+sinks, strimzi
     assert all(path in output for path in rendered)
 
 
@@ -70,6 +71,9 @@ def test_rendered_manifests_move_to_the_target_namespace_and_registry(tmp_path: 
             assert container["image"] == f"registry.example.com/team/paymesh-{doc['metadata']['name']}:1.2.3"
             sink_urls = [e["value"] for e in container["env"] if e["name"].startswith("PAYMESH_SINK_")]
             assert sink_urls and all(url.startswith(f"{SINK_INGRESS}/pay-staging/") for url in sink_urls)
+            subjects = [e["value"] for e in container["env"] if e["name"] in ("PAYMESH_AUTH_SENDERS",
+                                                                              "PAYMESH_AUTH_READERS")]
+            assert subjects and all(value.startswith("system:serviceaccount:pay-staging:") for value in subjects)
     assert violations(docs) == []
     assert "paymesh-payments:1.2.3" not in (Path("knative") / "payments.yaml").read_text()  # sources untouched
 

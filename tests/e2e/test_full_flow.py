@@ -61,7 +61,8 @@ def test_a_payment_flows_through_all_four_functions_with_one_correlation_id_and_
     event = new_event("payments.payment-requested", payment(payment_id, webhookUrl=f"{hooks.url}/receipts"),
                       correlation_id=f"corr-{payment_id}")
     trace_id = event.attributes["traceparent"].split("-")[1]
-    balances_before = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_e2e/balances").json()
+    reading = local.auth_headers("reader")  # the set runs with authentication on, as with authentication-oidc
+    balances_before = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_e2e/balances", headers=reading).json()
     produce(local.broker.bootstrap, [event])
     wanted = {"payments.payment-processed", "ledger.balance-updated", "notifications.notification-sent",
               "audit.payment-events", "audit.ledger-events", "audit.notification-events"}
@@ -77,12 +78,13 @@ def test_a_payment_flows_through_all_four_functions_with_one_correlation_id_and_
     processed = next(item for item in ours if item.topic == "payments.payment-processed")
     assert processed.data["paymentId"] == payment_id
     assert not [item for item in seen if item.topic.endswith(".dead-letter")]
-    balances_after = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_e2e/balances").json()
+    balances_after = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_e2e/balances", headers=reading).json()
     assert balances_after != balances_before
     assert any(hook["path"] == "/receipts" for hook in hooks.received)
     # the audit log holds a record from each of the three services under the same correlation id
     def audited() -> set[str]:
-        page = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"}).json()
+        page = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"},
+                         headers=reading).json()
         return {item["service"] for item in page["items"]}
 
     assert wait_for(lambda: {"payments", "ledger", "notifications"} <= audited(), timeout=15), audited()
@@ -107,7 +109,8 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
 
     assert local.broker is not None
     assert local.sandbox is not None  # LocalSet starts the provider sandbox by default
-    result = run_demo(local.broker.bootstrap, local.urls, timeout=30, sandbox_url=local.sandbox.url)
+    result = run_demo(local.broker.bootstrap, local.urls, timeout=30, sandbox_url=local.sandbox.url,
+                      headers=local.auth_headers("reader"))
     assert result.complete, [(item.topic, item.data) for item in result.seen]
     failed = {item.data["paymentId"]: item.data["reason"] for item in result.of("payments.payment-failed")}
     assert failed == {f"pay_declined_{result.run}": "card_declined", f"pay_fraud_{result.run}": "fraud_declined"}
@@ -143,3 +146,55 @@ def test_paymesh_send_produces_to_the_running_set(local: LocalSet) -> None:
     assert any(_about(payment_id, item) for item in seen)
     unknown = CliRunner().invoke(app, ["send", "payments.nope", "--home", str(local.home), "--data", "{}"])
     assert unknown.exit_code == 2
+
+
+def test_the_set_runs_with_authentication_on_and_paymesh_token_opens_the_query_routes(local: LocalSet) -> None:
+    from typer.testing import CliRunner
+
+    from paymesh.cli import app
+
+    for name, url in local.urls.items():
+        assert httpx.get(f"{url}/ready").json()["auth"] == "on", name
+    trial = f"{local.urls['ledger']}/trial-balance"
+    refused = httpx.get(trial)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    minted = CliRunner().invoke(app, ["token", "--role", "reader", "--home", str(local.home)])
+    assert minted.exit_code == 0, minted.output
+    token = minted.output.strip()
+    assert httpx.get(trial, headers={"Authorization": f"Bearer {token}"}).json()["balanced"] is True
+    admin = CliRunner().invoke(app, ["token", "--role", "admin", "--function", "ledger", "--home", str(local.home)])
+    headers = {"Authorization": f"Bearer {admin.output.strip()}"}
+    assert httpx.get(trial, headers=headers).status_code == 200
+    assert httpx.get(f"{local.urls['audit']}/verify", headers=headers).status_code == 401  # a token for ledger only
+    assert CliRunner().invoke(app, ["token", "--role", "root", "--home", str(local.home)]).exit_code == 2
+    nowhere = CliRunner().invoke(app, ["token", "--role", "reader", "--home", str(local.home / "none")])
+    assert nowhere.exit_code == 2 and "no running" in nowhere.output
+
+
+def test_a_sender_token_for_another_function_is_refused_by_the_function(local: LocalSet) -> None:
+    event = new_event("payments.payment-requested", payment(f"pay_{uuid.uuid4().hex[:8]}"))
+    headers, body = event.http_binary()
+    as_ledger_source = {**headers, "Authorization": f"Bearer {local.token('sender', 'ledger')}"}
+    response = httpx.post(local.urls["payments"] + "/", headers=as_ledger_source, content=body)
+    assert response.status_code == 401 and response.json()["rule"] == "aud"
+    own = {**headers, "Authorization": f"Bearer {local.token('sender', 'payments')}"}
+    assert httpx.post(local.urls["payments"] + "/", headers=own, content=body).status_code == 200
+
+
+def test_zz_the_logs_hold_none_of_the_secrets_the_run_used(local: LocalSet) -> None:
+    """Last in the module: after every flow above. Tokens (the dispatchers' and the tests'), the issuer's signing key
+    and the webhook signing secret must appear in no log."""
+    assert local.issuer is not None
+    logs = sorted((local.home / "logs").glob("*.log"))
+    assert len(logs) == 4
+    text = "\n".join(path.read_text(errors="replace") for path in logs)
+    assert "event handled" in text  # the logs are the real ones, with the flows in them
+    tokens = local.issuer.signer.issued
+    assert len(tokens) >= 5
+    secrets = {"webhook secret": (local.home / "webhook-secret").read_text().strip()}
+    for index, token in enumerate(sorted(tokens)):
+        secrets[f"token {index}"] = token
+        secrets[f"token {index} signature"] = token.split(".")[2]
+    key_lines = [line for line in local.issuer.signer.private_pem.decode().splitlines() if "PRIVATE KEY" not in line]
+    secrets.update({f"signing key line {n}": line for n, line in enumerate(key_lines)})
+    assert [name for name, value in secrets.items() if value in text] == []

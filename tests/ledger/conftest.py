@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from functions.ledger.app import LedgerSettings, build_spec
+from functions.ledger.app import build_spec
+from functions.ledger.settings import LedgerSettings
 from shared.publish import MemoryPublisher
 from shared.store import Store
 from tests.support import build_app, flask_client, post_event, reply_json, temporary_store

@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlmodel import select
 
 from functions.ledger.accounts import AccountSpec
-from functions.ledger.book import violations
+from functions.ledger.double_entry import violations
 from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
 from shared.store import Store
 

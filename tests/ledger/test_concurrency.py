@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.ledger.app import LedgerSettings, build_spec
+from functions.ledger.app import build_spec
+from functions.ledger.settings import LedgerSettings
 from shared.publish import MemoryPublisher
 from tests.ledger.invariants import check
 from tests.support import build_app, flask_client, post_event, reply_json, temporary_store

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.ledger.accounts import AccountRule
-from functions.ledger.app import LedgerSettings, build_spec
+from functions.ledger.app import build_spec
+from functions.ledger.settings import LedgerSettings
 from shared.money import format_minor
 from shared.publish import MemoryPublisher
 from shared.store import Store

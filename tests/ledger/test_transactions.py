@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.ledger.accounts import AccountDefinition
-from functions.ledger.app import LedgerSettings, build_spec
+from functions.ledger.app import build_spec
+from functions.ledger.settings import LedgerSettings
 from shared.publish import MemoryPublisher
 from tests.ledger.conftest import LedgerService
 from tests.support import build_app, flask_client, post_event, reply_json, temporary_store

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from functions.notifications.app import NotificationsSettings, build_spec
+from functions.notifications.app import build_spec
+from functions.notifications.settings import NotificationsSettings
 from shared.publish import MemoryPublisher
 from shared.store import Store
 from tests.support import build_app, flask_client, post_event

@@ -212,7 +212,7 @@ def test_missing_secret_fails_the_notification(make_harness: MakeHarness) -> Non
 def test_malformed_secret_is_a_configuration_error() -> None:
     from pydantic import ValidationError
 
-    from functions.notifications.app import NotificationsSettings
+    from functions.notifications.settings import NotificationsSettings
 
     with pytest.raises(ValidationError, match="whsec_"):
         NotificationsSettings(notifications_webhook_secret="not-a-secret")

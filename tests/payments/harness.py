@@ -11,10 +11,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from functions.payments.app import PaymentsSettings, build_spec
+from functions.payments.app import build_spec
 from functions.payments.gateways import Gateway
 from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.models import Payment, Refund
+from functions.payments.settings import PaymentsSettings
 from shared.publish import MemoryPublisher
 from shared.store import Store
 from tests.support import build_app, flask_client, post_event, temporary_store

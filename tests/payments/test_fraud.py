@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from functions.payments import reasons
-from functions.payments.app import PaymentsSettings
 from functions.payments.gateways.simulated import SimulatedGateway
 from functions.payments.models import Payment
+from functions.payments.settings import PaymentsSettings
 from tests.payments.harness import Harness, harness, payment
 
 PROCESSED = "payments.payment-processed"
 FAILED = "payments.payment-failed"
+AUDIT = "audit.payment-events"
 
 
 @pytest.fixture
@@ -109,6 +110,13 @@ def test_review_with_a_declining_card_audits_both(payments: Harness) -> None:
     payments.pay(payment(billingCountry="FR", method={"type": "card", "token": "tok_chargeDeclined",
                                                       "country": "DE"}))
     assert actions(payments) == ["fraud.review", "payment.failed"]
+
+
+def test_review_with_a_declining_card_replies_with_the_outcome_not_the_audit(payments: Harness) -> None:
+    response = payments.pay(payment(billingCountry="FR", method={"type": "card", "token": "tok_chargeDeclined",
+                                                                 "country": "DE"}))
+    assert response.status_code == 200 and response.headers["ce-type"] == FAILED
+    assert [event.type for event in payments.publisher.events] == [FAILED, AUDIT, AUDIT]
 
 
 def test_scores_add_up_to_a_decline(payments: Harness) -> None:

@@ -109,7 +109,8 @@ def test_redelivery_after_a_lost_authorization_response_authorizes_once(payments
 def test_a_new_event_for_a_recorded_payment_id_charges_nothing(payments: Harness) -> None:
     assert payments.pay(payment(), event_id="evt-1").status_code == 200
     again = payments.pay(payment(amount="5.00"), event_id="evt-2")
-    assert again.status_code == 204
+    # issue 13: other parameters are no longer a silent 204 but a refusal (tests/payments/test_idempotency.py)
+    assert again.status_code == 422 and reply_json(again)["error"] == "idempotency_conflict"
     assert len(payments.of_type(PROCESSED)) == 1
     stored = payments.payment("pay_1")
     assert stored is not None and stored.amount_minor == 10000

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from functions.payments import reasons
-from functions.payments.app import PaymentsSettings, build_gateway
+from functions.payments.app import build_gateway
+from functions.payments.settings import PaymentsSettings
 from tests.payments.fake_stripe import FakeStripe, fake_stripe
 from tests.payments.harness import Harness, harness, payment
 

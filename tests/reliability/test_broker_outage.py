@@ -169,8 +169,10 @@ def payment_states(home: Path) -> dict[str, str]:
     return {str(payment_id): str(status) for payment_id, status in rows}
 
 
-def post_event(url: str, event: Envelope, timeout: float = 20.0) -> tuple[int, dict[str, Any], float]:
+def post_event(url: str, event: Envelope, timeout: float = 20.0,
+               auth: dict[str, str] | None = None) -> tuple[int, dict[str, Any], float]:
     headers, body = event.http_binary()
+    headers.update(auth or {})  # the payments source's token: the set runs with authentication on
     started = time.monotonic()
     response = httpx.post(url, headers=headers, content=body, timeout=timeout)
     try:
@@ -180,15 +182,38 @@ def post_event(url: str, event: Envelope, timeout: float = 20.0) -> tuple[int, d
     return response.status_code, document, time.monotonic() - started
 
 
-@pytest.fixture
-def hooks() -> Iterator[Recorder]:
-    with recording_server(default_status=204) as recorder:
-        yield recorder
+@dataclass
+class Outage:
+    """What one run (normal flow, burst, broker killed, a new empty broker) left behind; each test checks a part."""
+
+    ingress_status: int
+    function_status: int
+    function_body: dict[str, Any]
+    upstream_error: str
+    ready: httpx.Response
+    recorded_during_outage: str | None
+    published_before_restart: set[str]
+    redelivered_status: int
+    flows: Flows
+    states: dict[str, str]
+    stats: dict[str, dict[str, int]]
+    accepted: list[Accepted]
+    refused_on_old_broker: int
+    lost_requests: list[str]
+    recorded: list[str]
+    downstream_lost: list[str]
+    carried_over: list[str]
+    half_written: list[str]
 
 
-def test_broker_outage_then_a_new_empty_broker(tmp_path: Path, hooks: Recorder,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PAYMESH_LOG_LEVEL", "WARNING")
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
+    with recording_server(default_status=204) as hooks, pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("PAYMESH_LOG_LEVEL", "WARNING")
+        yield _outage_run(tmp_path_factory.mktemp("outage"), hooks, monkeypatch)
+
+
+def _outage_run(tmp_path: Path, hooks: Recorder, monkeypatch: pytest.MonkeyPatch) -> Outage:
     local = LocalSet(tmp_path / "home", ports={name: free_port() for name in PORTS})
     log = IngressLog()
     before = [payment(f"pay_bo_a{n:03d}", n, hooks.url) for n in range(BEFORE)]
@@ -233,7 +258,8 @@ def test_broker_outage_then_a_new_empty_broker(tmp_path: Path, hooks: Recorder,
 
         with ThreadPoolExecutor(3) as pool:
             ingress_answer = pool.submit(probe_ingress)
-            function_answer = pool.submit(post_event, urls["payments"], direct)
+            function_answer = pool.submit(post_event, urls["payments"], direct, 20.0,
+                                          local.auth_headers("sender", "payments"))
             upstream_error = pool.submit(produce_upstream)
             ready = httpx.get(f"{urls['payments']}/ready", timeout=10)
             ingress_status, ingress_seconds = ingress_answer.result()
@@ -252,7 +278,7 @@ def test_broker_outage_then_a_new_empty_broker(tmp_path: Path, hooks: Recorder,
         # Knative redelivers the event the function answered 503; the stored outputs are published again.
         status = 0
         while status != 200 and time.monotonic() < restarted + FLOW_TIMEOUT:
-            status, _, _ = post_event(urls["payments"], direct)
+            status, _, _ = post_event(urls["payments"], direct, auth=local.auth_headers("sender", "payments"))
             if status != 200:
                 time.sleep(0.5)
         redelivered_status = status
@@ -305,47 +331,68 @@ def test_broker_outage_then_a_new_empty_broker(tmp_path: Path, hooks: Recorder,
     })
     print("\nbroker outage:", json.dumps(report, indent=2))
     (tmp_path / "broker-outage-report.json").write_text(json.dumps(report, indent=2))
+    return Outage(
+        ingress_status, function_status, function_body, upstream, ready, recorded_during_outage,
+        published_before_restart, redelivered_status, flows, states, stats, accepted,
+        sum(count for (_, broker), count in log.refused.items() if broker == OLD), lost_requests, recorded,
+        downstream_lost, carried_over, half_written)
 
-    # During the outage.
-    assert ingress_status == 503
-    assert function_status == 503 and function_body.get("error") == "unavailable", function_body
-    assert "KafkaSink" in function_body.get("message", ""), function_body
-    assert upstream, "the upstream producer produced with no broker"
+
+def test_during_the_outage_sinks_and_functions_answer_503_and_stay_ready(outage: Outage) -> None:
+    assert outage.ingress_status == 503
+    assert outage.function_status == 503 and outage.function_body.get("error") == "unavailable", outage.function_body
+    assert "KafkaSink" in outage.function_body.get("message", ""), outage.function_body
+    assert outage.upstream_error, "the upstream producer produced with no broker"
     # /ready checks the store and the publisher; the KafkaSink publisher is an HTTP client and does not probe the
     # broker behind the sink, so the function stays ready and reports the outage per delivery, as a 503.
-    assert ready.status_code == 200 and ready.json()["publisher"] == "kafkasink", ready.text
-    assert sum(count for (_, broker), count in log.refused.items() if broker == OLD) >= 2
-    # The direct delivery's state change committed with its outputs stored, and nothing was published: the one
-    # half-written moment, closed by the redelivery below.
-    assert recorded_during_outage is not None
-    assert "pay_bo_direct" not in published_before_restart
+    assert outage.ready.status_code == 200 and outage.ready.json()["publisher"] == "kafkasink", outage.ready.text
+    assert outage.refused_on_old_broker >= 2
 
-    # After the restart: everything produced since, and the redelivered event, flowed through all four functions.
-    assert redelivered_status == 200
-    for pid in ids(after) | {"pay_bo_direct"}:
+
+def test_a_delivery_answered_503_is_committed_unpublished_until_redelivered(outage: Outage) -> None:
+    # The direct delivery's state change committed with its outputs stored, and nothing was published: the one
+    # half-written moment, closed by the redelivery.
+    assert outage.recorded_during_outage is not None
+    assert "pay_bo_direct" not in outage.published_before_restart
+    assert outage.redelivered_status == 200
+
+
+def test_after_the_restart_everything_produced_since_flows_through_all_four(outage: Outage) -> None:
+    flows, after = outage.flows, {pid for pid in outage.states if pid.startswith("pay_bo_c")}
+    assert len(after) == AFTER
+    for pid in after | {"pay_bo_direct"}:
         assert flows.complete(pid) and flows.topics[pid].keys() and all(
             brokers == {NEW} for brokers in flows.topics[pid].values()), (pid, dict(flows.topics[pid]))
-    assert ids(after) <= states.keys()
 
-    # Before the outage: complete on the old broker.
-    assert all(flows.complete(pid) for pid in ids(before))
 
-    # Nothing half-written: every payment the payments store recorded had its outcome published (old or new broker).
-    assert not half_written, half_written[:10]
-    # Every payment has one outcome CloudEvent (republishing uses the stored outputs' ids), matching the store.
+def test_before_the_outage_everything_completed_on_the_old_broker(outage: Outage) -> None:
+    before = {f"pay_bo_a{n:03d}" for n in range(BEFORE)}
+    assert all(outage.flows.complete(pid) for pid in before)
+
+
+def test_nothing_half_written_and_one_outcome_per_payment(outage: Outage) -> None:
+    # Every payment the payments store recorded had its outcome published (old or new broker).
+    assert not outage.half_written, outage.half_written[:10]
+    # One outcome CloudEvent per payment (republishing uses the stored outputs' ids), matching the store.
     expected_state = {"payments.payment-processed": "captured", "payments.payment-failed": "failed"}
-    for pid, found in flows.outcome_ids.items():
+    for pid, found in outage.flows.outcome_ids.items():
         assert len(found) == 1, (pid, found)
-        assert states.get(pid) == expected_state[next(iter(found))[0]], (pid, found, states.get(pid))
+        assert outage.states.get(pid) == expected_state[next(iter(found))[0]], (pid, found, outage.states.get(pid))
     # What was carried over in a dispatcher's memory completed on the new broker.
-    assert all(flows.complete(pid) for pid in carried_over)
-    # The loss is real and confined to the burst: acknowledged requests the payments dispatcher had not fetched
-    # (they never reached the payments store, so nothing of them is half-done, and no outcome exists for them), and
-    # outcomes published to the old broker that a downstream dispatcher had not fetched.
-    assert lost_requests or downstream_lost, "nothing was lost: the kill came after the burst was fully handled"
-    assert not any(flows.outcome_brokers(pid) for pid in lost_requests)
-    assert all(flows.complete(pid) or pid in downstream_lost for pid in recorded)
-    assert "pay_bo_upstream" not in states
-    # Nothing was dead-lettered or given up by a dispatcher.
-    assert not [item for item in accepted if item.topic.endswith(".dead-letter")]
-    assert not any(counts["lost"] or counts["dead_lettered"] for counts in stats.values()), stats
+    assert all(outage.flows.complete(pid) for pid in outage.carried_over)
+
+
+def test_the_loss_is_real_and_confined_to_the_burst(outage: Outage) -> None:
+    # Acknowledged requests the payments dispatcher had not fetched (they never reached the payments store, so
+    # nothing of them is half-done, and no outcome exists for them), and outcomes published to the old broker that
+    # a downstream dispatcher had not fetched.
+    flows = outage.flows
+    assert outage.lost_requests or outage.downstream_lost, "nothing was lost: the kill came after the burst was handled"
+    assert not any(flows.outcome_brokers(pid) for pid in outage.lost_requests)
+    assert all(flows.complete(pid) or pid in outage.downstream_lost for pid in outage.recorded)
+    assert "pay_bo_upstream" not in outage.states
+
+
+def test_nothing_was_dead_lettered_or_given_up(outage: Outage) -> None:
+    assert not [item for item in outage.accepted if item.topic.endswith(".dead-letter")]
+    assert not any(counts["lost"] or counts["dead_lettered"] for counts in outage.stats.values()), outage.stats

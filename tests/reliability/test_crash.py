@@ -185,8 +185,8 @@ def minor(amount: str) -> int:
     return int(Decimal(amount) * 100)
 
 
-def posted_minor(ledger: str, account: str) -> dict[str, int]:
-    response = httpx.get(f"{ledger}/accounts/{account}/balances", timeout=10)
+def posted_minor(ledger: str, account: str, auth: dict[str, str] | None = None) -> dict[str, int]:
+    response = httpx.get(f"{ledger}/accounts/{account}/balances", timeout=10, headers=auth)
     if response.status_code == 404:
         return {}
     response.raise_for_status()
@@ -200,14 +200,29 @@ def payment_states(home: Path) -> dict[str, str]:
     return {str(payment_id): str(status) for payment_id, status in rows}
 
 
-@pytest.fixture
-def hooks() -> Iterator[Recorder]:
-    with recording_server(default_status=204) as recorder:
-        yield recorder
+@dataclass
+class CrashRun:
+    """What one run left behind, read once; each test below checks one property of it."""
+
+    payment_ids: set[str]
+    kills: list[Kill]
+    observed: Observed
+    trial: dict[str, Any]
+    verify: dict[str, Any]
+    balances: dict[str, dict[str, int]]
+    states: dict[str, str]
+    report: dict[str, Any]
+    webhooks: list[Any]
 
 
-def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PAYMESH_LOG_LEVEL", "WARNING")  # a log line per event costs more than the event
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRun]:
+    with recording_server(default_status=204) as hooks, pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("PAYMESH_LOG_LEVEL", "WARNING")  # a log line per event costs more than the event
+        yield _crash_run(tmp_path_factory.mktemp("crash"), hooks)
+
+
+def _crash_run(tmp_path: Path, hooks: Recorder) -> CrashRun:
     local = LocalSet(tmp_path / "home", ports={name: free_port() for name in PORTS})
     rng = random.Random(SEED)
     requests = [payment_request(n, rng, hooks.url) for n in range(PAYMENTS)]
@@ -266,11 +281,12 @@ def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monke
         collector.stop()
         observed = Observed.of(collector.seen)
         urls = local.urls
-        trial = httpx.get(f"{urls['ledger']}/trial-balance", timeout=30).json()
-        verify = httpx.get(f"{urls['audit']}/verify", timeout=120).json()
+        reading = local.auth_headers("reader")  # the set runs with authentication on
+        trial = httpx.get(f"{urls['ledger']}/trial-balance", timeout=30, headers=reading).json()
+        verify = httpx.get(f"{urls['audit']}/verify", timeout=120, headers=reading).json()
         accounts = {f"merchant:mer_{m}" for m in range(MERCHANTS)} | {"revenue:fees"} | {
             f"assets:gateway_clearing:{data['gateway']}" for data in observed.data("payments.payment-processed")}
-        balances = {account: posted_minor(urls["ledger"], account) for account in sorted(accounts)}
+        balances = {account: posted_minor(urls["ledger"], account, reading) for account in sorted(accounts)}
         states = payment_states(local.home)
         stats = {topic: vars(counts) for topic, counts in local.engine.stats.snapshot().items()}
     finally:
@@ -291,14 +307,20 @@ def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monke
         "lost": {topic: counts["lost"] for topic, counts in stats.items() if counts["lost"]},
         "duplicate_records": {topic: copies - len(observed.unique[topic]) for topic, copies in observed.copies.items()
                               if copies > len(observed.unique[topic])},
+        "dead_lettered_events": dead,
         "kill_log": [vars(kill) for kill in kills],
     }
     (tmp_path / "crash-report.json").write_text(json.dumps(report, indent=2))
     print("\ncrash run:", json.dumps({key: value for key, value in report.items() if key != "kill_log"}, indent=2))
+    return CrashRun(payment_ids, kills, observed, trial, verify, balances, states, report, list(hooks.requests))
 
-    assert len(kills) >= (3 if PAYMENTS >= 1000 else 1), f"only {len(kills)} kills: the run did not exercise crashes"
 
-    # 1. Every payment has exactly one outcome (one CloudEvent id over both topics), matching its stored state.
+def test_the_run_exercised_crashes(run: CrashRun) -> None:
+    assert len(run.kills) >= (3 if PAYMENTS >= 1000 else 1), f"only {len(run.kills)} kills: no crash was exercised"
+
+
+def test_every_payment_has_exactly_one_outcome_matching_its_stored_state(run: CrashRun) -> None:
+    observed, payment_ids, states = run.observed, run.payment_ids, run.states
     outcomes = observed.outcome_ids()
     missing = sorted(payment_ids - outcomes.keys())
     assert not missing, f"{len(missing)} payments without an outcome, e.g. {missing[:5]}"
@@ -311,13 +333,17 @@ def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monke
     assert not mismatched, f"outcome events disagree with the payments store: {list(mismatched.items())[:5]}"
     assert len(states) == PAYMENTS
 
-    # 2. The books balance per currency.
+
+def test_the_books_balance_per_currency(run: CrashRun) -> None:
+    trial = run.trial
     assert trial["balanced"] is True, trial
     for currency in trial["currencies"]:
         assert currency["debits"] == currency["credits"], currency
 
-    # 3. Merchant, fee and clearing balances equal a recomputation from the payment-processed events, by the
-    # recipe (debit clearing A, credit merchant N, credit fees F); the ledger shows posted = debits - credits.
+
+def test_balances_equal_a_recomputation_from_the_outcomes(run: CrashRun) -> None:
+    """By the recipe (debit clearing A, credit merchant N, credit fees F); the ledger shows posted = debits - credits."""
+    observed, balances = run.observed, run.balances
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for data in observed.data("payments.payment-processed"):
         currency, amount = data["currency"], minor(data["amount"])
@@ -329,9 +355,12 @@ def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monke
     for account, by_currency in expected.items():
         assert balances[account] == dict(by_currency), (account, balances[account], dict(by_currency))
 
-    # 4. No webhook went out twice; one per payment outcome, except a notification a kill left in doubt.
+
+def test_no_webhook_twice_and_one_per_outcome_unless_in_doubt(run: CrashRun) -> None:
+    observed = run.observed
+    outcomes = observed.outcome_ids()
     received = Counter(request.headers.get("webhook-id") or request.headers.get("Webhook-Id")
-                       for request in hooks.requests)
+                       for request in run.webhooks)
     twice = {hook: count for hook, count in received.items() if count > 1}
     assert not twice, f"{len(twice)} webhooks delivered more than once: {list(twice.items())[:5]}"
     wanted = {f"msg_{'rcpt' if topic == 'payments.payment-processed' else 'fail'}_{pid}"
@@ -345,11 +374,14 @@ def test_payments_survive_random_sigkills(tmp_path: Path, hooks: Recorder, monke
     assert all(count == 1 for count in settled.values())
     assert len(settled) == PAYMENTS
 
-    # 5. The audit chain verifies and holds exactly the audit events published (deduplicated).
+
+def test_the_audit_log_verifies_and_holds_every_audit_event_once(run: CrashRun) -> None:
+    observed, verify = run.observed, run.verify
     published = sum(len(observed.unique.get(topic, {})) for topic in AUDIT_TOPICS)
     assert verify["ok"] is True, verify
     assert verify["count"] == published, (verify["count"], published)
 
-    # 6. Nothing was dead-lettered or lost.
-    assert not dead, dead
-    assert not report["lost"], report["lost"]
+
+def test_nothing_was_dead_lettered_or_lost(run: CrashRun) -> None:
+    assert not run.report["dead_lettered_events"], run.report["dead_lettered_events"]
+    assert not run.report["lost"], run.report["lost"]

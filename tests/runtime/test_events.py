@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,10 @@ def test_unknown_fields_are_kept_in_metadata_not_rejected() -> None:
     ({"amount": "0"}, "amount", "positive"),
     ({"amount": "-1"}, "amount", "positive"),
     ({"amount": "1.001"}, "amount", "decimal_places"),
-    ({"amount": "NaN"}, "amount", "finite"),
+    ({"amount": "NaN"}, "amount", "format"),
+    ({"amount": Decimal("NaN")}, "amount", "finite"),
+    ({"amount": "1e999999"}, "amount", "format"),
+    ({"amount": Decimal("1E+999999")}, "amount", "range"),
     ({"currency": "usd"}, "currency", "iso4217"),
     ({"paymentId": ""}, "paymentId", "string_too_short"),
 ])

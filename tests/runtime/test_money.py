@@ -53,11 +53,33 @@ def test_common_inexact_float_is_rejected_and_its_decimal_text_accepted() -> Non
     assert Money.parse(0.5, "USD").minor == 50
 
 
-@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-Infinity", "sNaN", Decimal("NaN"), float("inf")])
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("-Infinity"), float("inf"), float("nan")])
 def test_nan_and_infinity_are_rejected(value: object) -> None:
     with pytest.raises(MoneyError) as error:
         Money.parse(value, "USD")
     assert error.value.rule == "finite"
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-Infinity", "sNaN", "1e999999", "1E+2", "1e-2",
+                                   "+1.00", "1.", ".5", "\uff11\uff12", "1\n", "9" * 41])
+def test_only_plain_decimal_strings_are_amounts(value: str) -> None:
+    with pytest.raises(MoneyError) as error:
+        Money.parse(value, "USD")
+    assert error.value.rule == "format"
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    (Decimal("1E+999999"), "range"), (Decimal("-1E+19"), "range"), (10**400, "range"),
+    (Decimal("1E-999999"), "decimal_places"), ("1." + "0" * 30 + "1", "decimal_places")])
+def test_extreme_numbers_are_refused_before_any_arithmetic(value: object, rule: str) -> None:
+    with pytest.raises(MoneyError) as error:
+        Money.parse(value, "USD")
+    assert error.value.rule == rule
+
+
+def test_a_json_number_in_exponent_form_becomes_a_plain_amount() -> None:
+    assert Money.parse(Decimal("1E+2"), "USD").amount == "100.00"
+    assert Money.parse(Decimal("0E+999999"), "USD").amount == "0.00"
 
 
 @pytest.mark.parametrize("value", ["", " 1.00", "1,00", "1_000", "abc", True, None, [1]])
@@ -79,7 +101,7 @@ def test_unknown_currency_and_overflow_are_rejected() -> None:
         Money.parse("1", "XYZ")
     assert unknown.value.rule == "iso4217"
     with pytest.raises(MoneyError) as huge:
-        Money.parse("1e20", "USD")
+        Money.parse("100000000000000000000", "USD")
     assert huge.value.rule == "range"
 
 

@@ -333,7 +333,8 @@ def test_health_live_ready_and_metrics(client: FlaskClient) -> None:
     assert client.get("/health").status_code == 200
     assert client.get("/live").status_code == 200
     assert reply_json(client.get("/ready")) == {"ready": True, "checks": {"store": True, "publisher": True},
-                                               "publisher": "memory"}
+                                               "publisher": "memory",
+                                               "auth": "off (PAYMESH_AUTH_ISSUER is not set)"}
     metrics = client.get("/metrics").data.decode()
     assert 'paymesh_events_handled_total{function="probe",outcome="handled",type="payments.payment-requested"}' \
         in metrics

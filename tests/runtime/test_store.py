@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -99,3 +101,25 @@ def test_unreachable_database_is_a_transient_error() -> None:
     with pytest.raises(TransientError):
         down.run(lambda session: session.exec(text("SELECT 1")))  # type: ignore[call-overload]
     assert down.ping() is False
+
+
+def test_a_current_schema_starts_without_importing_alembic(tmp_path: Path) -> None:
+    """Cold start: the second start of a function finds its revision current with one query."""
+    script = (
+        "import sys; from pathlib import Path; from shared.store import Store\n"
+        f"store = Store('sqlite:///{tmp_path / 'p.db'}', function='payments',"
+        " migrations=Path('functions/payments/migrations'))\n"
+        "store.migrate()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[2]) for _ in range(2)]
+    assert [run.stdout.strip() for run in runs] == ["True", "False"]
+
+
+def test_sqlite_commits_are_durable_across_power_loss(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}", function="probe")
+    with store.engine.connect() as connection:
+        # 2 = FULL: WAL with NORMAL may lose the last acknowledged commits on power loss.
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    store.dispose()

@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from functions.audit.settings import AuditSettings
+from functions.ledger.settings import LedgerSettings
+from functions.notifications.settings import NotificationsSettings
+from functions.payments.settings import PaymentsSettings
 from shared.config import RuntimeSettings
 from shared.envelope import Envelope
 from shared.publish import MemoryPublisher
@@ -27,12 +31,11 @@ FUNCTIONS = ("payments", "ledger", "notifications", "audit")
 
 
 def settings_class(function: str) -> type[RuntimeSettings]:
-    module = importlib.import_module(f"functions.{function}.app")
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, RuntimeSettings) and value is not RuntimeSettings \
-                and value.__module__ in {module.__name__, f"functions.{function}.settings"}:
-            return value
-    raise LookupError(f"functions.{function}.app defines no settings class")
+    """The function's settings class, from its settings.py."""
+    classes: dict[str, type[RuntimeSettings]] = {
+        "payments": PaymentsSettings, "ledger": LedgerSettings, "notifications": NotificationsSettings,
+        "audit": AuditSettings}
+    return classes[function]
 
 
 @dataclass

@@ -11,15 +11,13 @@ the event is redelivered instead, with the same keys. Amounts are the integer mi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import stripe
 
 from functions.payments import reasons
 from functions.payments.gateways import ChargeRequest, GatewayResult, GatewayUnavailableError, RefundCall
-
-if TYPE_CHECKING:
-    from functions.payments.app import PaymentsSettings
+from functions.payments.settings import PaymentsSettings
 
 # Stripe decline_code / code -> our reason code.
 DECLINE_REASONS: dict[str, str] = {

@@ -1,0 +1,171 @@
+"""All of the ledger's SQL. Reads are select() through the session; hot-path writes are Core statements
+(the balance rows they touch are already locked), never the ORM unit of work."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from functions.ledger.accounts import AccountDefinition, AccountRule, AccountSpec, mismatched, new_account
+from functions.ledger.double_entry import Key, Leg, Totals
+from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+
+
+def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert  # type: ignore[return-value]
+
+
+# ---- accounts -------------------------------------------------------------------------------------
+
+def account(session: Session, name: str) -> LedgerAccount | None:
+    return session.get(LedgerAccount, name)
+
+
+def existing_accounts(session: Session, names: list[str]) -> dict[str, AccountSpec]:
+    rows = session.scalars(select(LedgerAccount).where(col(LedgerAccount.name).in_(sorted(set(names)))))
+    return {row.name: AccountSpec(row.name, row.type, row.debits_must_not_exceed_credits,
+                                  row.credits_must_not_exceed_debits) for row in rows}
+
+
+def ensure_accounts(session: Session, names: list[str], rules: tuple[AccountRule, ...], now: datetime,
+                    found: dict[str, AccountSpec] | None = None) -> dict[str, AccountSpec]:
+    """Create the accounts that do not exist yet (safely under concurrency) and return all of them.
+    `found`: what the caller already read with `existing_accounts`, so it is not read twice."""
+    found = existing_accounts(session, names) if found is None else found
+    missing = sorted(set(names) - set(found))
+    if not missing:
+        return found
+    specs = [new_account(name, rules) for name in missing]
+    session.execute(_insert(session)(LedgerAccount).values([
+        {"name": spec.name, "type": spec.type, "metadata_json": "{}",
+         "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+         "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits, "created_at": now}
+        for spec in specs]).on_conflict_do_nothing())
+    return {**found, **existing_accounts(session, missing)}
+
+
+def declare_accounts(session: Session, definitions: tuple[AccountDefinition, ...], now: datetime) -> list[str]:
+    """Create the declared accounts that do not exist; answer the names whose stored type or flags differ."""
+    if not definitions:
+        return []
+    session.execute(_insert(session)(LedgerAccount).values([
+        {"name": item.name, "type": item.type, "metadata_json": json.dumps(item.metadata, sort_keys=True),
+         "debits_must_not_exceed_credits": item.debits_must_not_exceed_credits,
+         "credits_must_not_exceed_debits": item.credits_must_not_exceed_debits, "created_at": now}
+        for item in definitions]).on_conflict_do_nothing())
+    return mismatched(definitions, existing_accounts(session, [item.name for item in definitions]))
+
+
+# ---- balances -------------------------------------------------------------------------------------
+
+def lock_existing_balances(session: Session, keys: list[Key]) -> dict[Key, LedgerBalance]:
+    """Lock the balance rows that exist, in one statement, in (account, currency) order.
+
+    PostgreSQL takes row locks after the sort, so every writer locks in the same order and two
+    transactions over the same accounts queue instead of deadlocking.
+    """
+    statement = (select(LedgerBalance)
+                 .where(tuple_(col(LedgerBalance.account), col(LedgerBalance.currency)).in_(sorted(set(keys))))
+                 .order_by(col(LedgerBalance.account), col(LedgerBalance.currency))
+                 .with_for_update()
+                 .execution_options(populate_existing=True))
+    return {(row.account, row.currency): row for row in session.scalars(statement)}
+
+
+def lock_balances(session: Session, keys: list[Key]) -> dict[Key, LedgerBalance]:
+    """Create missing balance rows, then lock them all in order."""
+    session.execute(_insert(session)(LedgerBalance).values(
+        [{"account": account, "currency": currency, "posted_debits": 0, "posted_credits": 0,
+          "pending_debits": 0, "pending_credits": 0} for account, currency in sorted(set(keys))]
+    ).on_conflict_do_nothing())
+    return lock_existing_balances(session, keys)
+
+
+def balance(session: Session, key: Key) -> LedgerBalance | None:
+    return session.get(LedgerBalance, key)
+
+
+def balances_of(session: Session, name: str) -> list[LedgerBalance]:
+    return list(session.scalars(select(LedgerBalance).where(col(LedgerBalance.account) == name)
+                                .order_by(col(LedgerBalance.currency))))
+
+
+def write_balances(session: Session, totals: dict[Key, Totals]) -> None:
+    session.execute(update(LedgerBalance), [
+        {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
+         "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
+         "pending_credits": balance.pending_credits}
+        for (account, currency), balance in totals.items()])
+
+
+def trial_balance(session: Session) -> list[tuple[str, int, int, int, int]]:
+    """Per currency: posted debits, posted credits, pending debits, pending credits."""
+    rows = session.execute(
+        select(col(LedgerBalance.currency), func.sum(col(LedgerBalance.posted_debits)),
+               func.sum(col(LedgerBalance.posted_credits)), func.sum(col(LedgerBalance.pending_debits)),
+               func.sum(col(LedgerBalance.pending_credits)))
+        .group_by(col(LedgerBalance.currency)).order_by(col(LedgerBalance.currency))).all()
+    return [(row[0], *(int(value or 0) for value in row[1:])) for row in rows]
+
+
+def posted_by_currency_and_type(session: Session) -> list[tuple[str, str, int]]:
+    """(currency, account type, posted debits less credits) for the balance metric."""
+    rows = session.execute(
+        select(col(LedgerBalance.currency), col(LedgerAccount.type),
+               func.sum(col(LedgerBalance.posted_debits) - col(LedgerBalance.posted_credits)))
+        .join(LedgerAccount, col(LedgerAccount.name) == col(LedgerBalance.account))
+        .group_by(col(LedgerBalance.currency), col(LedgerAccount.type))).all()
+    return [(row[0], row[1], int(row[2] or 0)) for row in rows]
+
+
+# ---- transactions, postings, entries --------------------------------------------------------------
+
+def transaction(session: Session, transaction_id: str) -> LedgerTransaction | None:
+    return session.get(LedgerTransaction, transaction_id)
+
+
+def lock_transaction(session: Session, transaction_id: str) -> LedgerTransaction | None:
+    return session.scalars(select(LedgerTransaction).where(col(LedgerTransaction.id) == transaction_id)
+                           .with_for_update().execution_options(populate_existing=True)).one_or_none()
+
+
+def insert_transaction(session: Session, row: dict[str, Any], legs: list[Leg]) -> None:
+    session.execute(insert(LedgerTransaction).values(**row))
+    session.execute(insert(LedgerPosting), [
+        {"transaction_id": row["id"], "account": leg.account, "direction": leg.direction,
+         "amount_minor": leg.minor, "currency": leg.currency} for leg in legs])
+
+
+def resolve_transaction(session: Session, transaction_id: str, status: str, now: datetime) -> None:
+    session.execute(update(LedgerTransaction).where(col(LedgerTransaction.id) == transaction_id)
+                    .values(status=status, resolved_at=now))
+
+
+def postings_of(session: Session, transaction_id: str) -> list[LedgerPosting]:
+    return list(session.scalars(select(LedgerPosting).where(col(LedgerPosting.transaction_id) == transaction_id)
+                                .order_by(col(LedgerPosting.id))))
+
+
+def legs_of(session: Session, transaction_id: str) -> list[Leg]:
+    return [Leg(row.account, row.currency, row.direction, row.amount_minor)  # type: ignore[arg-type]
+            for row in postings_of(session, transaction_id)]
+
+
+def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        session.execute(insert(LedgerEntry), entries)
+
+
+def entries_page(session: Session, name: str, *, after_id: int, limit: int,
+                 currency: str | None) -> list[LedgerEntry]:
+    """Up to `limit` statement lines of `name` with an id above `after_id`, in id order."""
+    statement = select(LedgerEntry).where(col(LedgerEntry.account) == name, col(LedgerEntry.id) > after_id)
+    if currency:
+        statement = statement.where(col(LedgerEntry.currency) == currency)
+    return list(session.scalars(statement.order_by(col(LedgerEntry.id)).limit(limit)))

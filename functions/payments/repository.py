@@ -1,0 +1,83 @@
+"""All SQL of the payments function.
+
+Reads are select() statements through the session. The writes on the hot path are single Core
+insert()/update() statements on the session's connection, inside the event's transaction: no ORM unit of
+work, no identity-map bookkeeping. Records are built in memory as model instances and written once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from functions.payments.fraud import Window
+from functions.payments.models import Payment, Refund
+
+PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
+REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+def find_payment(session: Session, payment_id: str) -> Payment | None:
+    return session.exec(select(Payment).where(Payment.payment_id == payment_id)).first()
+
+
+def lock_payment(session: Session, payment_id: str) -> Payment | None:
+    """The payment, locked until the transaction ends (PostgreSQL), so concurrent refunds of one payment
+    see each other's totals; SQLite serializes writers already."""
+    return session.exec(select(Payment).where(Payment.payment_id == payment_id).with_for_update()).first()
+
+
+def find_refund(session: Session, refund_id: str) -> Refund | None:
+    return session.exec(select(Refund).where(Refund.refund_id == refund_id)).first()
+
+
+def recent_activity(session: Session, customer_id: str, currency: str, since: datetime) -> Window:
+    """Attempts by the customer since `since` (all currencies) and their sum in `currency`."""
+    recent = Payment.created_at >= since
+    mine = Payment.customer_id == customer_id
+    count = session.exec(select(sa.func.count()).select_from(Payment).where(mine, recent)).one()
+    total = session.exec(select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
+                         .where(mine, recent, Payment.currency == currency)).one()
+    return Window(int(count), int(total))
+
+
+# ---- hot-path writes -----------------------------------------------------------------------------
+
+def insert_payment(session: Session, payment: Payment) -> None:
+    """Claim the payment id before the gateway is asked. A concurrent request for the same id waits here
+    (PostgreSQL: on the uncommitted key; SQLite: writers are serialized) and then fails (IntegrityError),
+    so the runtime runs it again and it finds this record."""
+    session.connection().execute(sa.insert(PAYMENTS).values(payment.model_dump()))
+
+
+def finish_payment(session: Session, payment: Payment) -> None:
+    """Write what the decision settled on the payment inserted at the start of its request."""
+    session.connection().execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment.payment_id)
+        .values(status=payment.status, gateway_reference=payment.gateway_reference,
+                failure_reason=payment.failure_reason, fee_minor=payment.fee_minor, net_minor=payment.net_minor,
+                updated_at=payment.updated_at))
+
+
+def insert_refund(session: Session, refund: Refund) -> None:
+    """Claim the refund id; a concurrent request for it fails here (IntegrityError)."""
+    session.connection().execute(sa.insert(REFUNDS).values(refund.model_dump()))
+
+
+def finish_refund(session: Session, refund: Refund) -> None:
+    session.connection().execute(
+        sa.update(REFUNDS).where(REFUNDS.c.refund_id == refund.refund_id)
+        .values(status=refund.status, failure_reason=refund.failure_reason,
+                gateway_reference=refund.gateway_reference))
+
+
+def record_refund(session: Session, payment_id: str, *, status: str, refunded_minor: int,
+                  updated_at: datetime) -> None:
+    """Apply a processed refund to its payment: the new state and the new refunded total."""
+    session.connection().execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.payment_id == payment_id)
+        .values(status=status, refunded_minor=refunded_minor, updated_at=updated_at))
