@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.audit import checkpoints, tlog
+from functions.audit import checkpoints, frontier, tlog
 from functions.audit.checkpoints import Checkpoint, Signing
 from functions.audit.leaves import CONTENT_COLUMNS, NewRecord, leaf_bytes
 from functions.audit.metrics import INTEGRATION_ROUNDS, RECORDS_INTEGRATED
@@ -50,7 +50,11 @@ class Round:
 
 
 def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX) -> Round:
-    """Integrate up to `limit` pending records in the caller's transaction (which must commit it)."""
+    """Integrate up to `limit` pending records in the caller's transaction (which must commit it).
+
+    The tree head keeps the frontier, which is all that appending and the new root read, so a round is:
+    lock, read the head, take the pending rows, insert hashes and records, move the head (and keep the
+    checkpoint once a second)."""
     repository.lock_integrator()
     head = repository.read_head()
     size = int(head.size)
@@ -58,27 +62,28 @@ def integrate(repository: Repository, signing: Signing, now: datetime, limit: in
     result = Round(taken=[int(row.id) for row in pending], more=len(pending) == limit)
     if not pending and head.checkpoint:
         return result
+    known = frontier.unpack(size, bytes(head.frontier))
     first = tlog.stored_hash_count(size)
-    new = tlog.stored_hashes_batch(size, [leaf_bytes(row) for row in pending], repository.read_hashes)
+
+    def read(indexes: Any) -> list[bytes]:
+        missing = [index for index in indexes if index not in known]
+        if missing:  # never with a sound frontier; read the store rather than fail
+            known.update(zip(missing, repository.read_hashes(missing), strict=True))
+        return [known[index] for index in indexes]
+
+    new = tlog.stored_hashes_batch(size, [leaf_bytes(row) for row in pending], read)
+    known.update((first + offset, value) for offset, value in enumerate(new))
     repository.insert_hashes(first, new)
     repository.insert_records([{"sequence": size + offset + 1, **{column: getattr(row, column)
                                                                   for column in CONTENT_COLUMNS}}
                                for offset, row in enumerate(pending)])
-    repository.delete_pending(result.taken)
-    fresh = {first + offset: value for offset, value in enumerate(new)}
-
-    def read(indexes: Any) -> list[bytes]:
-        stored = repository.read_hashes([index for index in indexes if index not in fresh])
-        found = iter(stored)
-        return [fresh[index] if index in fresh else next(found) for index in indexes]
-
     size += len(pending)
     checkpoint = signing.sign(size, tlog.tree_hash(size, read))
-    repository.move_head(size, checkpoint.root, checkpoint.note)
-    latest = repository.latest_checkpoint()
-    if latest is None or _older(latest.created_at, now, HISTORY_SECONDS):
+    result.kept = head.kept_at is None or _older(head.kept_at, now, HISTORY_SECONDS)
+    repository.move_head(size, checkpoint.root, checkpoint.note, frontier.pack(size, known),
+                         kept_at=now if result.kept else None)
+    if result.kept:
         repository.insert_checkpoint(size, checkpoint.root, checkpoint.note, now)
-        result.kept = True
     result.checkpoint = checkpoint
     return result
 
@@ -103,6 +108,7 @@ def keep_head(repository: Repository, signing: Signing, now: datetime) -> Checkp
     if not head.checkpoint or (latest is not None and int(latest.size) >= int(head.size)):
         return None
     repository.insert_checkpoint(int(head.size), bytes(head.root), head.checkpoint, now)
+    repository.move_head(int(head.size), bytes(head.root), head.checkpoint, bytes(head.frontier), kept_at=now)
     return Checkpoint(signing.origin, int(head.size), bytes(head.root), head.checkpoint)
 
 

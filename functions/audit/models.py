@@ -95,6 +95,9 @@ class AuditTreeHead(SQLModel, table=True):
     size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     root: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
     checkpoint: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))  # signed note; "" until first signed
+    # roots of the complete subtrees of the tree of `size` records, largest first (functions/audit/frontier.py)
+    frontier: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    kept_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
 
 
 class AuditCheckpoint(SQLModel, table=True):

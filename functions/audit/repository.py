@@ -108,21 +108,25 @@ class Repository:
             self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
 
     def take_pending(self, limit: int) -> list[Any]:
-        return list(self.session.execute(select(PENDING).order_by(PENDING.c.id).limit(limit)).all())
-
-    def delete_pending(self, ids: Sequence[int]) -> None:
-        self.session.execute(delete(PENDING).where(PENDING.c.id.in_(ids)))
+        """Remove (up to `limit` of) the pending records and answer them, oldest first."""
+        oldest = select(PENDING.c.id).order_by(PENDING.c.id).limit(limit).scalar_subquery()
+        rows = self.session.execute(delete(PENDING).where(PENDING.c.id.in_(oldest)).returning(*PENDING.c)).all()
+        return sorted(rows, key=lambda row: int(row.id))
 
     def read_head(self) -> Any:
         row = self.session.execute(select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)).first()
         if row is None:  # tables made with create_all rather than the migration
-            self.session.execute(insert(HEAD).values(id=TREE_HEAD_ID, size=0, root=EMPTY_ROOT, checkpoint=""))
+            self.session.execute(insert(HEAD).values(id=TREE_HEAD_ID, size=0, root=EMPTY_ROOT, checkpoint="",
+                                                     frontier=b""))
             row = self.session.execute(select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)).one()
         return row
 
-    def move_head(self, size: int, root: bytes, checkpoint: str) -> None:
-        self.session.execute(update(HEAD).where(HEAD.c.id == TREE_HEAD_ID)
-                             .values(size=size, root=root, checkpoint=checkpoint))
+    def move_head(self, size: int, root: bytes, checkpoint: str, frontier: bytes,
+                  kept_at: datetime | None = None) -> None:
+        values: dict[str, Any] = {"size": size, "root": root, "checkpoint": checkpoint, "frontier": frontier}
+        if kept_at is not None:
+            values["kept_at"] = kept_at
+        self.session.execute(update(HEAD).where(HEAD.c.id == TREE_HEAD_ID).values(**values))
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored hashes by index, in the order asked (a missing one is left out: the caller sees a short list)."""

@@ -122,6 +122,8 @@ def verify(repository: Repository, signing: Signing, batch: int = 5000) -> Verif
         return bad(tree.size + 1, f"a signed checkpoint holds {min(beyond)} records; the log has {tree.size}")
     if tree.root() != result.head_root:
         return bad(last_good + 1, "the tree head's root does not match the leaves")
+    if bytes(head.frontier) != b"".join(value for _, value in tree.stack):
+        return bad(last_good + 1, "the tree head's frontier does not match the leaves")
     if result.head_size and not head.checkpoint:
         return bad(result.head_size, "the tree head has no checkpoint")
     if head.checkpoint:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from functions.audit import tlog
+from functions.audit import frontier, tlog
 from functions.audit.checkpoints import Signing
 from functions.audit.leaves import leaf_bytes
 from functions.audit.models import TREE_HEAD_ID
@@ -39,7 +39,7 @@ def rebuild_tree(audit: Audit, *, resign: bool) -> None:
         root = tlog.tree_hash(len(rows), read)
         session.execute(delete(HASHES))
         session.execute(insert(HASHES), [{"hash_index": index, "hash": value} for index, value in stored.items()])
-        values: dict[str, Any] = {"size": len(rows), "root": root}
+        values: dict[str, Any] = {"size": len(rows), "root": root, "frontier": frontier.pack(len(rows), stored)}
         if resign:
             values["checkpoint"] = Signing(SIGNER_KEY).sign(len(rows), root).note
         session.execute(update(HEAD).where(HEAD.c.id == TREE_HEAD_ID).values(**values))

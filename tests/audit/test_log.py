@@ -272,3 +272,21 @@ def test_a_record_left_pending_by_a_crash_is_integrated_after_start(backend: str
         assert [item["subject"] for item in reply_json(audit.get("/events"))["items"]] == ["pay_left"]
         assert checkpoint(audit)[1] == 1 and verify(audit)["ok"] is True
         assert publisher.of_type("audit.checkpoints")
+
+
+def test_the_frontier_kept_with_the_head_is_what_appending_reads(audit: Audit) -> None:
+    from functions.audit import frontier
+
+    for size in range(1, 12):
+        fill(audit, 1)
+        with audit.store.session() as session:
+            from functions.audit.repository import Repository
+
+            repository = Repository(session)
+            head = repository.read_head()
+            indexes = frontier.indexes(size)
+            assert bytes(head.frontier) == b"".join(repository.read_hashes(indexes))
+    assert frontier.indexes(11) == [tlog.stored_hash_index(3, 0), tlog.stored_hash_index(1, 4),
+                                    tlog.stored_hash_index(0, 10)]
+    audit.execute("UPDATE audit_tree_head SET frontier = :f", f=bytes(96))
+    assert verify(audit)["problem"] == "the tree head's frontier does not match the leaves"

@@ -40,7 +40,7 @@ def _content_columns() -> list[sa.Column[object]]:
 
 
 def _build_tree(connection: sa.Connection, hashes: sa.Table, head: sa.Table) -> None:
-    from functions.audit import tlog
+    from functions.audit import frontier, tlog
     from functions.audit.leaves import leaf_bytes
 
     records = sa.table("audit_records", *[sa.column(column.name, column.type) for column in _content_columns()],
@@ -70,7 +70,8 @@ def _build_tree(connection: sa.Connection, hashes: sa.Table, head: sa.Table) -> 
                                                for offset, value in enumerate(new)])
         size += len(rows)
     root = tlog.tree_hash(size, read)
-    connection.execute(sa.insert(head).values(id=1, size=size, root=root, checkpoint=""))
+    connection.execute(sa.insert(head).values(id=1, size=size, root=root, checkpoint="",
+                                              frontier=frontier.pack(size, stored)))
 
 
 def upgrade() -> None:
@@ -92,6 +93,8 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("root", sa.LargeBinary(32), nullable=False),
         sa.Column("checkpoint", sa.Text(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
+        sa.Column("kept_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_table(
         "audit_purged",
