@@ -1,6 +1,7 @@
-"""Storing one audit event: scrub, accept it as pending, run the compliance rules; once the event's
-transaction has committed, wait until the record is integrated into the tree (integrator.py), so the
-delivery's 2xx means the record is in the tree and in a signed checkpoint.
+"""Storing one audit event: scrub, accept it as pending, run the compliance rules, and integrate it right
+there when no integrator is busy; otherwise, once the event's transaction has committed, wait until the
+record is integrated into the tree (integrator.py). Either way the delivery's 2xx means the record is in
+the tree and in a signed checkpoint.
 
 `bind(settings, integrator)` gives the handler for the function's own settings, at wiring time (app.py).
 """
@@ -103,12 +104,16 @@ def bind(settings: AuditSettings, integrator: Integrator) -> AuditHandler:
 
     def handle(ctx: Context, data: AuditEvent) -> list[Emit]:
         item = Incoming(data, ctx.event.source, ctx.event.id, ctx.event.type, ctx.event.correlation_id)
-        pending_ids, records, alerts = record_events(Repository(ctx.session), [item], now=ctx.now,
-                                                     settings=rule_settings)
+        repository = Repository(ctx.session)
+        pending_ids, records, alerts = record_events(repository, [item], now=ctx.now, settings=rule_settings)
+        early = integrator.try_integrate(repository, ctx.now)
 
         def integrated() -> None:
+            if early is not None:
+                integrator.integrated(early)
             for pending_id in pending_ids:
-                integrator.wait(pending_id)
+                if early is None or pending_id not in early.taken:
+                    integrator.wait(pending_id)
             for record in records:
                 AUDIT_EVENTS.labels(record.service, record.outcome).inc()
             for alert in alerts:

@@ -49,13 +49,15 @@ class Round:
     more: bool = False  # pending rows were left for another round
 
 
-def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX) -> Round:
+def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX, *,
+              locked: bool = False) -> Round:
     """Integrate up to `limit` pending records in the caller's transaction (which must commit it).
 
     The tree head keeps the frontier, which is all that appending and the new root read, so a round is:
     lock, read the head, take the pending rows, insert hashes and records, move the head (and keep the
     checkpoint once a second)."""
-    repository.lock_integrator()
+    if not locked:
+        repository.lock_integrator()
     head = repository.read_head()
     size = int(head.size)
     pending = repository.take_pending(limit)
@@ -139,6 +141,25 @@ class Integrator:
 
     def attach_publisher(self, publisher: Publisher) -> None:
         self.publisher = publisher
+
+    def try_integrate(self, repository: Repository, now: datetime) -> Round | None:
+        """Integrate in the caller's (the delivery's) transaction when no integrator is busy, saving the
+        delivery a second transaction; None when one is (then `wait` after the commit). Call `integrated`
+        with the result once the transaction has committed."""
+        if not repository.try_lock_integrator():
+            return None
+        return integrate(repository, self.signing, now, locked=True)
+
+    def integrated(self, result: Round) -> None:
+        """A round committed by a delivery's own transaction: wake whoever waits for its records."""
+        with self._state:
+            self._done.update(taken for taken in result.taken if taken in self._waiting)
+        if result.taken:
+            INTEGRATION_ROUNDS.inc()
+            RECORDS_INTEGRATED.inc(len(result.taken))
+        if result.more:
+            self._flush_later()
+        self._after(result)
 
     def wait(self, pending_id: int) -> None:
         """Return once pending record `pending_id` (committed) is integrated."""

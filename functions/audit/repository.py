@@ -107,6 +107,13 @@ class Repository:
         if self.is_postgres:
             self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
 
+    def try_lock_integrator(self) -> bool:
+        """Become the integrator if no one is (SQLite: this transaction already holds the write lock)."""
+        if not self.is_postgres:
+            return True
+        return bool(self.session.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
+                    .scalar_one())
+
     def take_pending(self, limit: int) -> list[Any]:
         """Remove (up to `limit` of) the pending records and answer them, oldest first."""
         oldest = select(PENDING.c.id).order_by(PENDING.c.id).limit(limit).scalar_subquery()
