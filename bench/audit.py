@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--prefill", type=int, default=0, help="records to put in the log first")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (Knative: replicas)")
     parser.add_argument("--samples", type=int, default=500, help="proofs per latency measurement")
     parser.add_argument("--url", default=PG_URL)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
@@ -128,7 +129,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             env = {**os.environ, "PAYMESH_HOME": home, "PAYMESH_LOG_LEVEL": "WARNING", "DATABASE_URL": options.url,
                    "PAYMESH_DB_SCHEMA": schema, "PAYMESH_AUDIT_SIGNING_KEY": signer_key, "PAYMESH_PUBLISHER": "log",
-                   "THREADS": "10"}
+                   "THREADS": "10", "WORKERS": str(options.workers)}
             server = subprocess.Popen(
                 [str(BIN / "functions-framework"), "--source", str(ROOT / "functions" / "audit" / "main.py"),
                  "--target", "handle", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
@@ -153,7 +154,7 @@ def main() -> None:
             results = {"integrated": after - before, "records_per_second": (after - before) / elapsed,
                        "http_2xx_per_second": wrk["rps"], "non_2xx": wrk["non_2xx"], "p50_ms": wrk["p50_ms"],
                        "p99_ms": wrk["p99_ms"]}
-            print(f"ingest, {options.connections} HTTP senders, one event per request: "
+            print(f"ingest, {options.connections} HTTP senders, one event per request, {options.workers} worker(s): "
                   f"{results['records_per_second']:,.0f} records/s integrated and signed "
                   f"(p50 {wrk['p50_ms']:.1f} ms, p99 {wrk['p99_ms']:.1f} ms, non-2xx {wrk['non_2xx']:.0f})")
             latency = proof_latency(client, verifier, options.samples)
