@@ -152,13 +152,17 @@ class Integrator:
 
     def integrated(self, result: Round) -> None:
         """A round committed by a delivery's own transaction: wake whoever waits for its records."""
+        self._note(result)
+        if result.more:
+            self._flush_later()
+
+    def _note(self, result: Round) -> None:
+        """After a round committed: mark this process's waiters done, count it, publish its checkpoint."""
         with self._state:
             self._done.update(taken for taken in result.taken if taken in self._waiting)
         if result.taken:
             INTEGRATION_ROUNDS.inc()
             RECORDS_INTEGRATED.inc(len(result.taken))
-        if result.more:
-            self._flush_later()
         self._after(result)
 
     def wait(self, pending_id: int) -> None:
@@ -181,12 +185,7 @@ class Integrator:
                         # without waiting, so integrate it in the background once the database is back.
                         self._flush_later()
                         raise
-                    with self._state:
-                        self._done.update(taken for taken in result.taken if taken in self._waiting)
-                    if result.taken:
-                        INTEGRATION_ROUNDS.inc()
-                        RECORDS_INTEGRATED.inc(len(result.taken))
-                    self._after(result)
+                    self._note(result)
                     # Not taken and nothing left behind: another process integrated it.
                     if pending_id in result.taken or not result.more:
                         return
