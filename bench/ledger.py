@@ -2,24 +2,33 @@
 
 Both sides write the same rows in the same transaction shape for a two-posting transaction (accounts
 upserted, balance rows upserted and locked in order, balances updated, one transaction row, two
-postings, two statement entries), single-threaded, one commit per transaction. The ratio is what
-SQLModel/SQLAlchemy and the ledger's checks cost over hand-written SQL.
+postings, two statement entries, two point-in-time history rows), single-threaded, one commit per
+transaction. The ratio is what SQLModel/SQLAlchemy and the ledger's checks cost over hand-written SQL.
 
-    .venv/bin/python -m bench.ledger [--seconds 10] [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+Then point-in-time balances: the latency of `balances?at=` (repository.balances_at) at random instants of an
+account with a small and a large history (seeded in bulk), and what a transaction costs when it lands last
+in effective order, a minute before the latest change, or a day before it (the rows it lands before are
+updated).
+
+    .venv/bin/python -m bench.ledger [--seconds 10] [--histories 1000,200000]
+        [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
+import statistics
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine, text
 
+from functions.ledger import repository
 from functions.ledger.accounts import DEFAULT_RULES
 from functions.ledger.book import Ledger
 from functions.ledger.double_entry import Leg
@@ -55,14 +64,16 @@ PLAIN_STATEMENTS = {
                " VALUES (%s, %s, false, false, '{}', %s) ON CONFLICT DO NOTHING",
     "balance": "INSERT INTO ledger_balances VALUES (%s, %s, 0, 0, 0, 0) ON CONFLICT DO NOTHING",
     "lock": "SELECT posted_debits, posted_credits FROM ledger_balances WHERE account = %s AND currency = %s FOR UPDATE",
-    "update": "UPDATE ledger_balances SET posted_debits = %s, posted_credits = %s"
+    "update": "UPDATE ledger_balances SET posted_debits = %s, posted_credits = %s, effective_through = %s"
               " WHERE account = %s AND currency = %s",
+    "history": "INSERT INTO ledger_balance_history (account, currency, effective_at, transaction_id, posted_debits,"
+               " posted_credits, pending_debits, pending_credits) VALUES (%s, %s, %s, %s, %s, %s, 0, 0)",
     "transaction": "INSERT INTO ledger_transactions (id, status, metadata_json, fingerprint, effective_at, created_at,"
                    " resolved_at) VALUES (%s, 'posted', '{}', %s, %s, %s, %s)",
     "posting": "INSERT INTO ledger_postings (transaction_id, account, direction, amount_minor, currency)"
                " VALUES (%s, %s, %s, %s, %s)",
     "entry": "INSERT INTO ledger_entries (account, currency, transaction_id, amount_minor, balance_after_minor,"
-             " posted_at) VALUES (%s, %s, %s, %s, %s, %s)",
+             " posted_at, effective_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
 }
 
 
@@ -88,9 +99,11 @@ def plain_psycopg(dsn: str, schema: str, seconds: float) -> int:
                     debits, credits = (debits + leg.minor, credits) if leg.direction == "debit" else \
                         (debits, credits + leg.minor)
                     balances[leg.account] = [debits, credits]
-                    cursor.execute(PLAIN_STATEMENTS["update"], (debits, credits, leg.account, leg.currency))
+                    cursor.execute(PLAIN_STATEMENTS["update"], (debits, credits, now, leg.account, leg.currency))
+                    cursor.execute(PLAIN_STATEMENTS["history"], (leg.account, leg.currency, now, transaction_id,
+                                                                 debits, credits))
                     cursor.execute(PLAIN_STATEMENTS["entry"], (leg.account, leg.currency, transaction_id, leg.signed,
-                                                               debits - credits, now))
+                                                               debits - credits, now, now))
                 cursor.execute(PLAIN_STATEMENTS["transaction"], (transaction_id, "0" * 64, now, now, now))
                 for leg in legs(done):
                     cursor.execute(PLAIN_STATEMENTS["posting"], (transaction_id, leg.account, leg.direction,
@@ -99,10 +112,65 @@ def plain_psycopg(dsn: str, schema: str, seconds: float) -> int:
     return done
 
 
+HISTORY_START = datetime(2020, 1, 1, tzinfo=UTC)
+SEED_HISTORY = {
+    "account": "INSERT INTO ledger_accounts VALUES (:name, 'asset', false, false, '{}', now())",
+    "balance": "INSERT INTO ledger_balances VALUES (:name, 'EUR', :size * 100, 0, 0, 0, :through)",
+    "history": "INSERT INTO ledger_balance_history (account, currency, effective_at, transaction_id, posted_debits,"
+               " posted_credits, pending_debits, pending_credits) SELECT :name, 'EUR', :start + g * interval"
+               " '1 minute', 'seed-' || g, g * 100, 0, 0, 0 FROM generate_series(1, :size) g",
+}
+
+
+def seed_history(store: Store, name: str, size: int) -> datetime:
+    """One change a minute for `size` minutes, written in bulk; answers the latest effective time."""
+    through = HISTORY_START + timedelta(minutes=size)
+    with store.engine.begin() as connection:
+        for statement in SEED_HISTORY.values():
+            connection.execute(text(statement), {"name": name, "size": size, "through": through,
+                                                 "start": HISTORY_START})
+        connection.execute(text("ANALYZE ledger_balance_history"))
+    return through
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def point_in_time(store: Store, size: int, queries: int = 300, writes: int = 30) -> dict[str, float]:
+    name = f"assets:history_{size}"
+    latest = seed_history(store, name, size)
+    rng = random.Random(size)
+    reads = []
+    with store.session() as session:
+        for _ in range(queries):
+            at = HISTORY_START + timedelta(seconds=rng.randrange(size * 60))
+            started = time.perf_counter()
+            repository.balances_at(session, name, at)
+            reads.append(time.perf_counter() - started)
+
+    def write(transaction_id: str, effective_at: datetime) -> float:
+        legs = [Leg(name, "EUR", "debit", 100), Leg(f"equity:history_{size}", "EUR", "credit", 100)]
+        started = time.perf_counter()
+        store.run(lambda session: Ledger(session, DEFAULT_RULES, datetime.now(UTC)).create(  # type: ignore[arg-type]
+            transaction_id, legs, effective_at=effective_at))
+        return time.perf_counter() - started
+
+    minute_late = [write(f"h{size}-minute-{n}", latest - timedelta(seconds=90)) for n in range(writes)]
+    day_late = [write(f"h{size}-day-{n}", latest - timedelta(days=1)) for n in range(writes)]
+    last = [write(f"h{size}-last-{n}", latest + timedelta(seconds=n + 1)) for n in range(writes)]
+    return {"history_rows": size, "query_median_ms": round(median_ms(reads), 3),
+            "query_p99_ms": round(sorted(reads)[int(len(reads) * 0.99)] * 1000, 3),
+            "write_last_median_ms": round(median_ms(last), 3),
+            "write_minute_late_median_ms": round(median_ms(minute_late), 3),
+            "write_day_late_median_ms": round(median_ms(day_late), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--histories", default="1000,200000", help="history lengths for point-in-time queries")
     args = parser.parse_args()
     schema = f"bench_ledger_{uuid.uuid4().hex[:8]}"
     store = Store(args.url, function="ledger", schema=schema, migrations=MIGRATIONS)
@@ -111,6 +179,7 @@ def main() -> None:
         service = service_layer(store, args.seconds) / args.seconds
         plain = plain_psycopg(args.url.replace("postgresql+psycopg://", "postgresql://"), schema,
                               args.seconds) / args.seconds
+        histories = [point_in_time(store, int(size)) for size in args.histories.split(",")]
     finally:
         store.dispose()
         engine = create_engine(args.url)
@@ -121,10 +190,18 @@ def main() -> None:
     print(f"{'service layer (shared.store + functions.ledger)':<52}{service:>10.0f}")
     print(f"{'plain psycopg, same rows, same transaction shape':<52}{plain:>10.0f}")
     print(f"{'ratio service / plain':<52}{service / plain:>10.2f}")
+    print(f"\n{'point in time, one account (PostgreSQL), ms':<44}" + "".join(
+        f"{item['history_rows']:>10} rows" for item in histories))
+    for key, label in (("query_median_ms", "balances?at= median"), ("query_p99_ms", "balances?at= p99"),
+                       ("write_last_median_ms", "transaction, last in effective order"),
+                       ("write_minute_late_median_ms", "transaction, a minute late (1 row after)"),
+                       ("write_day_late_median_ms", "transaction, a day late (the last day's rows after)")):
+        print(f"{label:<44}" + "".join(f"{item[key]:>15.3f}" for item in histories))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ledger.json").write_text(json.dumps(
         {"service_tx_per_s": round(service, 1), "plain_tx_per_s": round(plain, 1),
-         "ratio": round(service / plain, 3), "seconds": args.seconds}, indent=2) + "\n")
+         "ratio": round(service / plain, 3), "seconds": args.seconds, "point_in_time": histories},
+        indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import typer
 
 from paymesh.audit import app as audit_app
 from paymesh.deploy import app as deploy_app
+from paymesh.dlq_cli import app as dlq_app
 from paymesh.local.cli import app as local_app
+from paymesh.trace_cli import trace_command
 
 app = typer.Typer(help="paymesh: an event-driven payments backbone for Knative.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The event catalog's published schemas.", no_args_is_help=True)
@@ -37,3 +39,5 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deploy_app)
 app.add_typer(local_app)
+app.add_typer(dlq_app, name="dlq")
+app.command("trace")(trace_command)

@@ -177,6 +177,10 @@ def plan(out: Path, namespace: str, *, strimzi: bool = True) -> list[Step]:
         Step(("kubectl", "wait", "--for=condition=Ready", "kafkasource", "-l", PART_OF, *ns, "--timeout=180s"),
              "sources consuming"),
     ]
+    pings = [str(path.relative_to(out)) for path in sorted(out.glob("eventing/*/pingsource.yaml"))]
+    if pings:
+        steps.append(Step(("kubectl", "apply", *files(*pings)),
+                          "PingSources (scheduled ticks, e.g. webhook retries) once their Services are ready"))
     return steps
 
 

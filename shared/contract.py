@@ -12,14 +12,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from sqlmodel import Session
 
 from shared import times
 from shared.config import RuntimeSettings
 from shared.errors import EventError
-from shared.events import EventData
+from shared.events import CATALOG, EventData
 
 if TYPE_CHECKING:
     from shared.publish import Publisher
@@ -113,6 +113,8 @@ class Query:
     params: Mapping[str, str]
     args: Mapping[str, str]
     settings: RuntimeSettings
+    # The parsed JSON body of a write route (POST/PATCH/DELETE); None for GET or an empty body.
+    body: Any = None
 
     def text(self, name: str, *, max_chars: int = QUERY_TEXT_MAX_CHARS) -> str | None:
         raw = self.args.get(name)
@@ -166,11 +168,20 @@ View = Callable[[Query], Reply | Stream]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A read-only HTTP route, e.g. Route("GET", "/accounts/{account}/balances", view)."""
+    """An HTTP route, e.g. Route("GET", "/accounts/{account}/balances", view)."""
 
     method: str
     pattern: str
     view: View
+    # For the OpenAPI document (shared/openapi.py); all optional. `params` are the query-string
+    # parameters the view reads, `response` the JSON Schema of its 200 body, `errors` statuses it may
+    # answer besides 200, 400, 404 and 503.
+    summary: str = ""
+    params: tuple[Param, ...] = ()
+    response: Mapping[str, Any] | None = None
+    errors: tuple[int, ...] = ()
+    # Who may call it once an auth layer exists: "reader" for reads, "admin" for writes.
+    role: str = "reader"
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -193,13 +204,57 @@ class FunctionSpec:
     on_store: list[Callable[[Store], None]] = field(default_factory=list)
     # Called with the function's publisher once it exists, e.g. to publish what no single event causes.
     on_publisher: list[Callable[[Publisher], None]] = field(default_factory=list)
+    # The data model of each consumed type (catalog types and non-topic ones such as PingSource ticks).
+    models: dict[str, type[EventData]] = field(default_factory=dict)
 
     def on(self, model: type[E], handler: Callable[[Context, E], Sequence[Emit]]) -> None:
         self.handlers[model.type_name] = cast(Handler, handler)
+        self.models[model.type_name] = model
 
     @property
     def consumes(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def get(self, pattern: str, view: View) -> None:
-        self.routes.append(Route("GET", pattern, view))
+    @property
+    def consumed_topics(self) -> frozenset[str]:
+        """The consumed types that are Kafka topics (what its KafkaSource reads); not e.g. PingSource ticks."""
+        return frozenset(event_type for event_type in self.handlers if event_type in CATALOG)
+
+    def get(self, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
+            response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
+        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors)))
+
+    def write(self, method: str, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
+              response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
+        """An admin route taking a JSON body (POST, PUT, PATCH or DELETE)."""
+        assert method in WRITE_METHODS, method
+        self.routes.append(Route(method, pattern, view, summary, tuple(params), response, tuple(errors),
+                                 role="admin"))
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def json_object(q: Query, *, required: bool = True) -> dict[str, Any]:
+    """The body of a write route as a JSON object; a 400 naming `body` otherwise."""
+    if q.body is None and not required:
+        return {}
+    if not isinstance(q.body, dict):
+        raise EventError.field(400, "invalid_body", "body", "json_object", "the body must be a JSON object")
+    return q.body
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A query-string parameter a route reads through Query.text/integer/time, as its OpenAPI document shows
+    it: Param("limit", "integer", minimum=1, maximum=1000, default=100)."""
+
+    name: str
+    kind: Literal["text", "integer", "time"] = "text"
+    description: str = ""
+    required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    default: int | str | None = None
+    max_chars: int = QUERY_TEXT_MAX_CHARS
+    choices: tuple[str, ...] = ()

@@ -268,6 +268,8 @@ class RefundFailed(EventData, MoneyFields):
     reason: Code
     message: Message = ""
     failed_at: UtcTime = Field(default_factory=utcnow)
+    # whose payment it was, for merchant webhooks (optional: older producers do not send it)
+    merchant_id: Identifier | None = None
 
 
 # ---- ledger ---------------------------------------------------------------------------------------
@@ -478,6 +480,76 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schemas[event_type] = schema
     return schemas
 
+
+# ---- ledger settlement (payouts) ------------------------------------------------------------------
+
+SettlementPeriod = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class SettlementRequested(EventData):
+    """Run a settlement for `period` (e.g. "2026-11-28"): every merchant, or one merchant and/or currency."""
+
+    type_name: ClassVar[str] = "ledger.settlement-requested"
+    key_field: ClassVar[str] = "period"
+
+    period: SettlementPeriod
+    merchant_id: Identifier | None = None
+    currency: Currency | None = None
+    requested_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutCreated(EventData, MoneyFields):
+    """A payout is held in the ledger (merchant -> liabilities:payouts_in_transit) and ready to be sent."""
+
+    type_name: ClassVar[str] = "ledger.payout-created"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    merchant_id: Identifier
+    period: SettlementPeriod
+    created_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutPaid(EventData):
+    """The payout reached the merchant: the ledger posts its transfer."""
+
+    type_name: ClassVar[str] = "ledger.payout-paid"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    reference: str | None = Field(default=None, max_length=200)
+    paid_at: UtcTime = Field(default_factory=utcnow)
+
+
+class PayoutFailed(EventData):
+    """The payout could not be made: the ledger voids its transfer and the money is the merchant's again."""
+
+    type_name: ClassVar[str] = "ledger.payout-failed"
+    key_field: ClassVar[str] = "payout_id"
+
+    payout_id: Identifier
+    reason: str = Field(min_length=1, max_length=200)
+    failed_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG.update({model.type_name: model for model in (SettlementRequested, PayoutCreated, PayoutPaid, PayoutFailed)})
+# Reported by the payout provider, outside paymesh: consumed here, never produced by a paymesh function.
+PROVIDER_REPORTED_TYPES = frozenset({PayoutPaid.type_name, PayoutFailed.type_name})
+
+
+# ---- Knative source events (not Kafka topics, so not in CATALOG) -----------------------------------
+
+WEBHOOK_EVENT_TYPES = ("payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
+                       "payments.refund-failed")
+
+
+class PingTick(EventData):
+    """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
+
+    type_name: ClassVar[str] = "dev.knative.sources.ping"
+
+
+# ---- the audit log's signed checkpoints --------------------------------------------------------------
 
 class AuditCheckpointEvent(EventData):
     """A signed checkpoint of the audit transparency log: `checkpoint` is the C2SP tlog-checkpoint signed

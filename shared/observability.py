@@ -82,3 +82,24 @@ def child_traceparent(parent: str | None, seed: str) -> str:
 
 def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+# The seed's common metric: records a function consumed (direction "in", one per delivered event) and
+# published (direction "out", once the publisher accepted them), per topic.
+KAFKA_MESSAGES = Counter(
+    "kafka_messages_total",
+    "Kafka records consumed (in) and published (out), by function, topic and direction",
+    ["function", "topic", "direction"],
+)
+# Refusals the Kafka dispatcher does not retry, so the event goes to the function's dead-letter sink.
+DEAD_LETTERED = Counter(
+    "paymesh_dead_lettered_total",
+    "Events answered with a status Knative dead-letters without retrying, by function, type and status",
+    ["function", "type", "status"],
+)
+# Knative's Kafka dispatcher retries these; any other status >= 300 is dead-lettered at once.
+RETRIED_STATUSES = frozenset({404, 408, 409, 429})
+
+
+def dead_lettered_status(status: int) -> bool:
+    return 300 <= status < 500 and status not in RETRIED_STATUSES

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared import tracing
 from shared.config import SINK_ENV_PREFIX, RuntimeSettings, sink_env_name
 from shared.envelope import Envelope
 from shared.errors import TransientError
@@ -105,7 +106,8 @@ class KafkaSinkPublisher:
             self._post_in_order(next(iter(streams.values())))
             return
         pool = self._executor()
-        for future in [pool.submit(self._post_in_order, stream) for stream in streams.values()]:
+        post = tracing.bind(self._post_in_order)  # each stream's spans stay in this delivery's trace
+        for future in [pool.submit(post, stream) for stream in streams.values()]:
             future.result()
 
     def _post_in_order(self, events: list[Envelope]) -> None:
@@ -116,12 +118,15 @@ class KafkaSinkPublisher:
             traceparent = event.attributes.get("traceparent")
             if traceparent:
                 headers["traceparent"] = traceparent
-            try:
-                response = client.post(url, headers=headers, content=body)
-            except httpx.HTTPError as error:
-                raise TransientError(f"KafkaSink {url}: {type(error).__name__}") from error
-            if response.status_code != 202:
-                raise TransientError(f"KafkaSink {url} answered {response.status_code}, not 202")
+            with tracing.span(f"{event.topic} publish", kind="producer") as span:
+                if span is not None:
+                    span.set_attributes(_publish_attributes(event))
+                try:
+                    response = client.post(url, headers=headers, content=body)
+                except httpx.HTTPError as error:
+                    raise TransientError(f"KafkaSink {url}: {type(error).__name__}") from error
+                if response.status_code != 202:
+                    raise TransientError(f"KafkaSink {url} answered {response.status_code}, not 202")
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -193,7 +198,10 @@ class KafkaPublisher:
             futures = []
             for event in events:
                 headers, key, value = event.kafka_binary()
-                futures.append(producer.send(event.topic, key=key, value=value, headers=headers))
+                with tracing.span(f"{event.topic} publish", kind="producer") as span:
+                    if span is not None:
+                        span.set_attributes(_publish_attributes(event))
+                    futures.append(producer.send(event.topic, key=key, value=value, headers=headers))
             for future in futures:
                 future.get(timeout=self.timeout)
         except TransientError:
@@ -208,6 +216,11 @@ class KafkaPublisher:
         if self._producer is not None:
             self._producer.flush(timeout=self.timeout)
             self._producer.close(timeout=self.timeout)
+
+
+def _publish_attributes(event: Envelope) -> dict[str, str]:
+    return {"messaging.system": "kafka", "messaging.destination.name": event.topic,
+            "messaging.message.id": event.id}
 
 
 def _path(value: os.PathLike[str] | None) -> str | None:

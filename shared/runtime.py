@@ -6,6 +6,7 @@ handle, publish, answer. Status codes follow the Kafka dispatcher's delivery con
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import sys
 import time
@@ -20,16 +21,24 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from shared import idempotency
+from shared import idempotency, tracing
 from shared.auth import AUTH_REJECTED, Authenticator, Role, challenge, required_role
 from shared.auth import from_settings as authenticator_from_settings
 from shared.config import RuntimeSettings, load_settings
-from shared.contract import Context, Emit, FunctionSpec, Inbound, Query, Stream
+from shared.contract import WRITE_METHODS, Context, Emit, FunctionSpec, Inbound, Query, Stream
 from shared.envelope import Envelope, dumps
 from shared.errors import EventError, FieldProblem, TransientError
 from shared.events import CATALOG, EventData
 from shared.ingress import Incoming, parse, unwrap_kafka_record
-from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging
+from shared.observability import (
+    DEAD_LETTERED,
+    EVENTS_HANDLED,
+    HANDLER_SECONDS,
+    KAFKA_MESSAGES,
+    child_traceparent,
+    configure_logging,
+    dead_lettered_status,
+)
 from shared.publish import Publisher, build_publisher
 from shared.store import Store
 
@@ -82,6 +91,7 @@ class Handled:
 
     output: Envelope | None = None
     refusal: flask.Response | None = None
+    outcome: str = "handled"
 
 
 class FunctionApp:
@@ -96,6 +106,11 @@ class FunctionApp:
         self.publisher = publisher
         self.source = f"/paymesh/{spec.name}"
         self._consumes = spec.consumes
+        self._tracing = tracing.enabled()
+        self._openapi: bytes | None = None
+        self._messages: dict[tuple[str, str], Any] = {}  # kafka_messages_total children: labels() costs ~4 us
+        db_system = "postgresql" if store.is_postgres else "sqlite" if store.is_sqlite else "other"
+        self._store_span = {"db.system": db_system}
         for attach in spec.on_store:
             attach(store)
         for attach_publisher in spec.on_publisher:
@@ -119,16 +134,37 @@ class FunctionApp:
             return _json({"error": "method_not_allowed", "message": "POST CloudEvents to /"}, 405,
                          {"Allow": "GET, POST"})
         if method == "GET":
-            probe = self._probe(path)
+            if path == "/openapi.json":
+                return self._openapi_document()
+            probe = self._probe(path, request.headers.get("Accept", ""))
             if probe is not None:
                 return probe
             for route in self.spec.routes:
                 params = route.match(method, path)
                 if params is not None:
+                    if self._tracing:
+                        with tracing.server_span(f"GET {route.pattern}", request.headers.get("traceparent"),
+                                                 {"http.request.method": "GET", "http.route": route.pattern}):
+                            return self._query(route.view, params, request)
                     return self._query(route.view, params, request)
+        elif method in WRITE_METHODS:
+            for route in self.spec.routes:
+                params = route.match(method, path)
+                if params is not None:
+                    return self._write(route.view, params, request)
         return _json({"error": "not_found", "message": f"no route {method} {path}"}, 404)
 
-    def _probe(self, path: str) -> flask.Response | None:
+    def _write(self, view: Callable[[Query], Any], params: dict[str, str],
+               request: flask.Request) -> flask.Response:
+        """An admin route: its JSON body read within body_bytes_max, then the view in one transaction."""
+        try:
+            raw = self._read_body(request)
+            body = json_body(raw)
+        except EventError as error:
+            return _error(error)
+        return self._query(view, params, request, body)
+
+    def _probe(self, path: str, accept: str = "") -> flask.Response | None:
         if path in {"/health", "/live"}:
             return _json({"status": "ok", "function": self.spec.name}, 200)
         if path == "/ready":
@@ -138,9 +174,12 @@ class FunctionApp:
                           "auth": "on" if self.auth is not None else "off (PAYMESH_AUTH_ISSUER is not set)"},
                          200 if ready else 503)
         if path == "/metrics":
-            from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+            from prometheus_client import REGISTRY
+            from prometheus_client.exposition import choose_encoder
 
-            return flask.Response(generate_latest(REGISTRY), 200, content_type=CONTENT_TYPE_LATEST)
+            # OpenMetrics when the scraper asks for it: the format that carries exemplars (trace ids)
+            encoder, content_type = choose_encoder(accept)
+            return flask.Response(encoder(REGISTRY), 200, content_type=content_type)
         return None
 
     def _required_role(self, path: str, method: str) -> tuple[Role, str]:
@@ -171,10 +210,10 @@ class FunctionApp:
         return None
 
     def _query(self, view: Callable[[Query], Any], params: dict[str, str],
-               request: flask.Request) -> flask.Response:
+               request: flask.Request, body: Any = None) -> flask.Response:
         try:
             with self.store.session() as session:
-                reply = view(Query(session, params, request.args.to_dict(), self.settings))
+                reply = view(Query(session, params, request.args.to_dict(), self.settings, body))
         except EventError as error:
             return _error(error)
         except TransientError as error:
@@ -208,12 +247,14 @@ class FunctionApp:
             events = [self._validate(item, request.headers.get("traceparent")) for item in incoming]
         except EventError as error:
             self._log_rejected(error, started)
+            self._count_dead_letter("unparsed", error.status)
             return _error(error)
         batch = len(incoming) > 1 or incoming[0].field_prefix != ""
         replies: list[Envelope | None] = []
         for event in events:
             result = self.handle(event, started)
             if result.refusal is not None:
+                self._count_dead_letter(event.type, result.refusal.status_code)
                 return result.refusal
             replies.append(result.output)
         if batch:
@@ -238,7 +279,7 @@ class FunctionApp:
                                    f"{', '.join(sorted(self._consumes))}")
         if item.data is None:
             raise EventError.field(422, "invalid_data", f"{prefix}data", "required", "event data is required")
-        model = CATALOG[event_type]
+        model = self.spec.models.get(event_type) or CATALOG[event_type]
         try:
             data = model.model_validate(item.data)
         except ValidationError as error:
@@ -258,22 +299,42 @@ class FunctionApp:
 
     def handle(self, event: Inbound, started: float) -> Handled:
         """Handle one validated event: its primary output (or none), or the response refusing it."""
+        if not self._tracing:
+            return self._handle(event, started, None)
+        attributes = {"messaging.system": "kafka", "messaging.destination.name": event.type,
+                      "cloudevents.event_id": event.id, "cloudevents.event_source": event.source,
+                      "cloudevents.event_type": event.type, "paymesh.correlation_id": event.correlation_id}
+        with tracing.server_span(f"{event.type} process", event.traceparent, attributes) as current:
+            result = self._handle(event, started, tracing.current_traceparent())
+            current.set_attribute("paymesh.outcome", result.outcome)
+            if result.refusal is not None:
+                current.set_attribute("http.response.status_code", result.refusal.status_code)
+                tracing.mark_error(current, result.outcome)
+            return result
+
+    def _handle(self, event: Inbound, started: float, traceparent: str | None) -> Handled:
         outcome = "handled"
         try:
-            structured, duplicate = self._run_once(event)
+            structured, duplicate = self._run_once(event, traceparent)
             if duplicate:
                 outcome = "duplicate"
             outputs = [Envelope.from_structured(item) for item in structured]
+            self._count_message(event.type, "in")
             if outputs:
-                self.publisher.publish(outputs)
-            return Handled(output=outputs[0] if outputs else None)
+                with tracing.span("publish", kind="producer") as span:
+                    if span is not None:
+                        span.set_attribute("messaging.batch.message_count", len(outputs))
+                    self.publisher.publish(outputs)
+                for output in outputs:
+                    self._count_message(output.topic, "out")
+            return Handled(output=outputs[0] if outputs else None, outcome=outcome)
         except EventError as error:
             outcome = "rejected"
-            return Handled(refusal=_error(error))
+            return Handled(refusal=_error(error), outcome=outcome)
         except TransientError as error:
             outcome = "transient"
             log.warning("transient failure, asking for redelivery", extra=self._log_fields(event, error=str(error)))
-            return Handled(refusal=_json({"error": "unavailable", "message": str(error)}, 503))
+            return Handled(refusal=_json({"error": "unavailable", "message": str(error)}, 503), outcome=outcome)
         except Exception:
             # A bug, not bad input: let functions-framework answer 500 so the event is retried and,
             # failing that, dead-lettered with the error attached.
@@ -283,11 +344,15 @@ class FunctionApp:
         finally:
             duration = time.perf_counter() - started
             EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
-            HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
+            if self._tracing and (traceparent := tracing.current_traceparent()) and traceparent.endswith("-01"):
+                HANDLER_SECONDS.labels(self.spec.name, event.type).observe(
+                    duration, exemplar={"trace_id": traceparent[3:35]})
+            else:
+                HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
             log.info("event handled", extra=self._log_fields(event, outcome=outcome,
                                                             duration_ms=round(duration * 1000, 2)))
 
-    def _run_once(self, event: Inbound) -> tuple[list[dict[str, Any]], bool]:
+    def _run_once(self, event: Inbound, traceparent: str | None = None) -> tuple[list[dict[str, Any]], bool]:
         handler = self.spec.handlers[event.type]
 
         committed: list[Callable[[], None]] = []
@@ -300,21 +365,24 @@ class FunctionApp:
             now = datetime.now(UTC)
             context = Context(session, event, self.spec.name, self.settings, now, committed)
             emits = handler(context, event.data)
-            structured = [self._envelope(event, emit, index, now).to_structured()
+            structured = [self._envelope(event, emit, index, now, traceparent).to_structured()
                           for index, emit in enumerate(emits)]
             idempotency.remember(session, event.source, event.id, event.type, structured)
             return structured, False
 
         try:
-            result = self.store.run(work)
+            with tracing.span("store.transaction", self._store_span):
+                result = self.store.run(work)
         except IntegrityError:
             # A concurrent delivery of the same event committed first: answer with its outcome.
-            result = self.store.run(work)
+            with tracing.span("store.transaction", self._store_span):
+                result = self.store.run(work)
         for action in committed:
             action()
         return result
 
-    def _envelope(self, event: Inbound, emit: Emit, index: int, now: datetime) -> Envelope:
+    def _envelope(self, event: Inbound, emit: Emit, index: int, now: datetime,
+                  traceparent: str | None = None) -> Envelope:
         data: EventData = emit.data
         output_type = data.type_name
         event_id = output_id(event.source, event.id, output_type, index)
@@ -330,15 +398,19 @@ class FunctionApp:
             "partitionkey": key,
             "correlationid": event.correlation_id,
             "causationid": event.id,
-            "traceparent": child_traceparent(event.traceparent, event_id),
+            # tracing on: the delivery's server span; off: a span id derived from the output's id
+            "traceparent": traceparent or child_traceparent(event.traceparent, event_id),
         }
         return Envelope(attributes, data.wire())
 
     # ---- logging --------------------------------------------------------------------------------
 
     def _log_fields(self, event: Inbound, **extra: Any) -> dict[str, Any]:
-        return {"function": self.spec.name, "event_id": event.id, "event_source": event.source,
-                "event_type": event.type, "correlation_id": event.correlation_id, **extra}
+        fields = {"function": self.spec.name, "event_id": event.id, "event_source": event.source,
+                  "event_type": event.type, "correlation_id": event.correlation_id, **extra}
+        if event.traceparent and len(event.traceparent) == 55:
+            fields["trace_id"] = event.traceparent[3:35]
+        return fields
 
     def _log_rejected(self, error: EventError, started: float) -> None:
         EVENTS_HANDLED.labels(self.spec.name, "unparsed", "rejected").inc()
@@ -347,12 +419,37 @@ class FunctionApp:
                                           "field": error.problems[0].field if error.problems else None,
                                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
+    # ---- observability hooks ----------------------------------------------------------------------
+
+    def _count_message(self, topic: str, direction: str) -> None:
+        counter = self._messages.get((topic, direction))
+        if counter is None:
+            counter = self._messages[(topic, direction)] = KAFKA_MESSAGES.labels(self.spec.name, topic, direction)
+        counter.inc()
+
+    def _count_dead_letter(self, event_type: str, status: int) -> None:
+        """A refusal the Kafka dispatcher does not retry: the event goes to the dead-letter sink."""
+        if dead_lettered_status(status):
+            DEAD_LETTERED.labels(self.spec.name, event_type, str(status)).inc()
+
+    def _openapi_document(self) -> flask.Response:
+        if self._openapi is None:
+            from shared.openapi import document
+
+            self._openapi = dumps(document(self.spec))
+        return flask.Response(self._openapi, 200, content_type="application/json")
+
 
 def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> FunctionApp:
     """Build a function from the environment: settings, store (migrated), publisher."""
     settings = load_settings(settings_cls)
     configure_logging(settings.log_level)
     spec = make_spec(settings)
+    try:
+        tracing.configure(spec.name)
+    except tracing.TracingConfigError as error:
+        print(f"paymesh: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     store = Store.from_settings(settings, spec.name, spec.migrations)
     try:
         publisher = build_publisher(settings, spec.outputs)
@@ -364,3 +461,13 @@ def serve(make_spec: Callable[[S], FunctionSpec], settings_cls: type[S]) -> Func
     # gunicorn lets in-flight requests finish on SIGTERM; then flush what the producer still holds.
     atexit.register(publisher.close)
     return FunctionApp(spec, settings, store, publisher, authenticator_from_settings(settings, spec.name))
+
+
+def json_body(raw: bytes) -> Any:
+    """An admin route's body: None when empty, else JSON (a 400 naming `body` when it is not)."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise EventError.field(400, "invalid_body", "body", "json", "the body must be JSON") from None

@@ -10,9 +10,20 @@ from functions.ledger.metrics import BALANCES
 from functions.ledger.models import TABLES
 from functions.ledger.settings import LedgerSettings
 from shared.contract import FunctionSpec
-from shared.events import BalanceUpdated, LedgerAuditEvent, PaymentProcessed, RefundProcessed, TransactionRequested
+from shared.events import (
+    BalanceUpdated,
+    LedgerAuditEvent,
+    PaymentProcessed,
+    PayoutCreated,
+    PayoutFailed,
+    PayoutPaid,
+    PingTick,
+    RefundProcessed,
+    SettlementRequested,
+    TransactionRequested,
+)
 
-OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name})
+OUTPUTS = frozenset({BalanceUpdated.type_name, LedgerAuditEvent.type_name, PayoutCreated.type_name})
 
 
 def build_spec(settings: LedgerSettings) -> FunctionSpec:
@@ -21,6 +32,10 @@ def build_spec(settings: LedgerSettings) -> FunctionSpec:
     spec.on(TransactionRequested, handlers.transaction_requested)
     spec.on(PaymentProcessed, handlers.payment_processed)
     spec.on(RefundProcessed, handlers.refund_processed)
+    spec.on(SettlementRequested, handlers.settlement_requested)
+    spec.on(PayoutPaid, handlers.payout_paid)
+    spec.on(PayoutFailed, handlers.payout_failed)
+    spec.on(PingTick, handlers.settlement_tick)
     spec.get("/accounts/{account}/balances", routes.balances)
     spec.get("/accounts/{account}/entries", routes.entries)
     spec.get("/transactions/{transaction_id}", routes.transaction)

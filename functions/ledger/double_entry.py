@@ -75,6 +75,15 @@ class Totals:
         else:
             self.posted_credits += leg.minor
 
+    def plus(self, other: HasTotals, sign: int = 1) -> Totals:
+        return Totals(self.posted_debits + sign * other.posted_debits,
+                      self.posted_credits + sign * other.posted_credits,
+                      self.pending_debits + sign * other.pending_debits,
+                      self.pending_credits + sign * other.pending_credits)
+
+    def is_zero(self) -> bool:
+        return not (self.posted_debits or self.posted_credits or self.pending_debits or self.pending_credits)
+
 
 @dataclass(frozen=True, slots=True)
 class BalanceView:

@@ -30,6 +30,8 @@ class LedgerBalance(SQLModel, table=True):
     posted_credits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     pending_debits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     pending_credits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The latest effective time in this key's history: a change effective before it is a backdated one.
+    effective_through: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class LedgerTransaction(SQLModel, table=True):
@@ -62,7 +64,8 @@ class LedgerEntry(SQLModel, table=True):
     """One posted movement of one account: the statement line, with the balance after it."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account_id", "account", "id"),)
+    __table_args__ = (Index("ix_ledger_entries_account_id", "account", "id"),
+                      Index("ix_ledger_entries_account_effective", "account", "effective_at", "id"))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(
         Integer, "sqlite"), primary_key=True, autoincrement=True))
@@ -72,7 +75,31 @@ class LedgerEntry(SQLModel, table=True):
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False), description="signed: debit > 0")
     balance_after_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     posted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    effective_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LedgerBalanceHistory(SQLModel, table=True):
+    """One account's totals in one currency after each change, in effective-time order (then id).
+
+    The balance at an instant is the last row at or before it: one index probe at any history length.
+    A backdated change inserts its row and adds its amounts to the rows effective after it, under the
+    same balance-row lock every writer of that account and currency takes.
+    """
+
+    __tablename__ = "ledger_balance_history"
+    __table_args__ = (Index("ix_ledger_balance_history_key_effective", "account", "currency", "effective_at", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(
+        Integer, "sqlite"), primary_key=True, autoincrement=True))
+    account: str = Field(max_length=200)
+    currency: str = Field(max_length=3)
+    effective_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    transaction_id: str = Field(max_length=200)
+    posted_debits: int = Field(sa_column=Column(BigInteger, nullable=False))
+    posted_credits: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pending_debits: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pending_credits: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 TABLES = frozenset({"ledger_accounts", "ledger_balances", "ledger_transactions", "ledger_postings",
-                    "ledger_entries"})
+                    "ledger_entries", "ledger_balance_history"})

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
@@ -13,7 +13,19 @@ from sqlmodel import Session, col
 
 from functions.ledger.accounts import AccountDefinition, AccountRule, AccountSpec, mismatched, new_account
 from functions.ledger.double_entry import Key, Leg, Totals
-from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+from functions.ledger.models import (
+    LedgerAccount,
+    LedgerBalance,
+    LedgerBalanceHistory,
+    LedgerEntry,
+    LedgerPosting,
+    LedgerTransaction,
+)
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back the stored UTC times without their zone; PostgreSQL with it."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
@@ -96,11 +108,12 @@ def balances_of(session: Session, name: str) -> list[LedgerBalance]:
                                 .order_by(col(LedgerBalance.currency))))
 
 
-def write_balances(session: Session, totals: dict[Key, Totals]) -> None:
+def write_balances(session: Session, totals: dict[Key, Totals], through: dict[Key, datetime]) -> None:
+    """Store the new totals, and each key's latest effective time (`through`)."""
     session.execute(update(LedgerBalance), [
         {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
          "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
-         "pending_credits": balance.pending_credits}
+         "pending_credits": balance.pending_credits, "effective_through": through[(account, currency)]}
         for (account, currency), balance in totals.items()])
 
 
@@ -162,10 +175,68 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
         session.execute(insert(LedgerEntry), entries)
 
 
-def entries_page(session: Session, name: str, *, after_id: int, limit: int,
-                 currency: str | None) -> list[LedgerEntry]:
-    """Up to `limit` statement lines of `name` with an id above `after_id`, in id order."""
+def entries_page(session: Session, name: str, *, after_id: int, limit: int, currency: str | None,
+                 effective_after: datetime | None = None, effective_until: datetime | None = None) -> list[LedgerEntry]:
+    """Up to `limit` statement lines of `name` with an id above `after_id`, in id order, optionally only those
+    effective in (effective_after, effective_until]."""
     statement = select(LedgerEntry).where(col(LedgerEntry.account) == name, col(LedgerEntry.id) > after_id)
     if currency:
         statement = statement.where(col(LedgerEntry.currency) == currency)
+    if effective_after is not None:
+        statement = statement.where(col(LedgerEntry.effective_at) > effective_after)
+    if effective_until is not None:
+        statement = statement.where(col(LedgerEntry.effective_at) <= effective_until)
     return list(session.scalars(statement.order_by(col(LedgerEntry.id)).limit(limit)))
+
+
+# ---- point-in-time history (see LedgerBalanceHistory) ---------------------------------------------
+
+def history_at(session: Session, key: Key, at: datetime) -> LedgerBalanceHistory | None:
+    """The key's last history row effective at or before `at`: its totals are the balance at `at`."""
+    account, currency = key
+    return session.scalars(
+        select(LedgerBalanceHistory)
+        .where(col(LedgerBalanceHistory.account) == account, col(LedgerBalanceHistory.currency) == currency,
+               col(LedgerBalanceHistory.effective_at) <= at)
+        .order_by(col(LedgerBalanceHistory.effective_at).desc(), col(LedgerBalanceHistory.id).desc())
+        .limit(1)).one_or_none()
+
+
+def balances_at(session: Session, name: str, at: datetime) -> list[LedgerBalanceHistory]:
+    """Per currency of `name` that had moved by `at`, the history row holding its totals at `at`."""
+    found = (history_at(session, (name, row.currency), at) for row in balances_of(session, name))
+    return [row for row in found if row is not None]
+
+
+def shift_history_after(session: Session, key: Key, at: datetime, delta: Totals) -> None:
+    """Add a backdated change to the totals of every history row effective after it. The caller holds the
+    key's balance-row lock, so no other writer changes this key's history meanwhile."""
+    account, currency = key
+    table = LedgerBalanceHistory
+    session.execute(update(table).where(col(table.account) == account, col(table.currency) == currency,
+                                        col(table.effective_at) > at).values(
+        posted_debits=col(table.posted_debits) + delta.posted_debits,
+        posted_credits=col(table.posted_credits) + delta.posted_credits,
+        pending_debits=col(table.pending_debits) + delta.pending_debits,
+        pending_credits=col(table.pending_credits) + delta.pending_credits).execution_options(
+        synchronize_session=False))
+
+
+def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(LedgerBalanceHistory), rows)
+
+
+# ---- settlement -----------------------------------------------------------------------------------
+
+def merchant_balance_keys(session: Session, prefix: str, merchant: str | None, currency: str | None) -> list[Key]:
+    """The (account, currency) of every merchant balance, or of one merchant and/or currency, in order."""
+    statement = select(col(LedgerBalance.account), col(LedgerBalance.currency))
+    if merchant is not None:
+        statement = statement.where(col(LedgerBalance.account) == f"{prefix}{merchant}")
+    else:
+        statement = statement.where(col(LedgerBalance.account).startswith(prefix, autoescape=True))
+    if currency is not None:
+        statement = statement.where(col(LedgerBalance.currency) == currency)
+    return [(account, code) for account, code in session.execute(
+        statement.order_by(col(LedgerBalance.account), col(LedgerBalance.currency)))]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from functions.notifications.channels import Channel
 from functions.notifications.channels.email import EmailChannel
+from functions.notifications.channels.guarded import GuardedChannel
 from functions.notifications.channels.push import PushChannel
 from functions.notifications.channels.sms import SmsChannel
 from functions.notifications.channels.webhook import WebhookChannel
@@ -17,8 +18,12 @@ from functions.notifications.delivery import Deliverer
 from functions.notifications.handlers import Handlers
 from functions.notifications.models import TABLES
 from functions.notifications.routes import notification_view
+from functions.notifications.routes.endpoints import EndpointRoutes
 from functions.notifications.settings import NotificationsSettings
 from functions.notifications.templates import Templates
+from functions.notifications.webhooks.dispatch import Dispatcher, DispatchPolicy
+from functions.notifications.webhooks.sender import WebhookSender
+from shared.breaker import Breaker
 from shared.contract import FunctionSpec
 from shared.events import (
     NotificationAuditEvent,
@@ -27,6 +32,9 @@ from shared.events import (
     NotificationSent,
     PaymentFailed,
     PaymentProcessed,
+    PingTick,
+    RefundFailed,
+    RefundProcessed,
 )
 
 __all__ = ["NotificationsSettings", "build_spec", "channels"]
@@ -36,7 +44,9 @@ OUTPUTS = frozenset({NotificationSent.type_name, NotificationFailed.type_name, N
 
 def channels(settings: NotificationsSettings) -> dict[str, Channel]:
     timeout = settings.notifications_provider_timeout_seconds
-    return {
+    breaker = Breaker(settings.notifications_provider_breaker_failures,
+                      timedelta(seconds=settings.notifications_provider_breaker_cooldown_seconds))
+    providers: dict[str, Channel] = {
         "webhook": WebhookChannel(settings.notifications_webhook_secret, settings.allow_hosts,
                                   settings.notifications_webhook_timeout_seconds),
         "email": EmailChannel(host=settings.notifications_smtp_host, port=settings.notifications_smtp_port,
@@ -53,16 +63,44 @@ def channels(settings: NotificationsSettings) -> dict[str, Channel]:
         "push": PushChannel(settings.notifications_fcm_base_url, settings.notifications_fcm_project_id,
                             settings.notifications_fcm_access_token, timeout),
     }
+    return {name: channel if name == "webhook" else GuardedChannel(channel, breaker)
+            for name, channel in providers.items()}
 
 
 def build_spec(settings: NotificationsSettings) -> FunctionSpec:
     deliverer = Deliverer(channels(settings), settings.notifications_max_attempts,
                           timedelta(seconds=settings.notifications_in_flight_seconds))
     templates = Templates(settings.notifications_templates_dir, settings.notifications_default_locale)
-    handlers = Handlers(settings, deliverer, templates)
+    handlers = Handlers(settings, deliverer, templates, dispatcher(settings))
     spec = FunctionSpec("notifications", OUTPUTS, migrations=Path(__file__).parent / "migrations", tables=TABLES)
     spec.on(NotificationRequested, handlers.requested)
     spec.on(PaymentProcessed, handlers.payment_processed)
     spec.on(PaymentFailed, handlers.payment_failed)
+    spec.on(RefundProcessed, handlers.refund_processed)
+    spec.on(RefundFailed, handlers.refund_failed)
+    spec.on(PingTick, handlers.tick)
     spec.get("/notifications/{notification_id}", notification_view)
+    admin = EndpointRoutes(settings)
+    spec.write("POST", "/endpoints", admin.create)
+    spec.get("/endpoints", admin.list)
+    spec.get("/endpoints/{endpoint_id}", admin.get)
+    spec.write("PATCH", "/endpoints/{endpoint_id}", admin.change)
+    spec.write("DELETE", "/endpoints/{endpoint_id}", admin.remove)
+    spec.write("POST", "/endpoints/{endpoint_id}/rotate-secret", admin.rotate_secret)
+    spec.write("POST", "/endpoints/{endpoint_id}/enable", admin.enable)
+    spec.write("POST", "/endpoints/{endpoint_id}/recover", admin.recover)
+    spec.get("/endpoints/{endpoint_id}/messages", admin.messages)
+    spec.write("POST", "/messages/{message_id}/replay", admin.replay)
+    spec.get("/messages/{message_id}/attempts", admin.attempts)
     return spec
+
+
+def dispatcher(settings: NotificationsSettings) -> Dispatcher:
+    policy = DispatchPolicy(
+        schedule=settings.retry_schedule, lease=timedelta(seconds=settings.notifications_webhook_lease_seconds),
+        breaker=Breaker(settings.notifications_webhook_breaker_failures,
+                        timedelta(seconds=settings.notifications_webhook_breaker_cooldown_seconds)),
+        disable_after=settings.notifications_endpoint_disable_after,
+        tick_messages_max=settings.notifications_webhook_tick_messages_max,
+        tick_seconds_max=settings.notifications_webhook_tick_seconds_max)
+    return Dispatcher(policy, WebhookSender(settings.allow_hosts, settings.notifications_webhook_timeout_seconds))

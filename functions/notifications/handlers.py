@@ -1,8 +1,10 @@
-"""Event handlers: explicit notification requests, and automatic payment receipts and failure notices."""
+"""Event handlers: explicit notification requests, automatic payment receipts and failure notices, merchant
+webhooks for payment and refund outcomes, and the PingSource tick that sends due webhook retries."""
 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import Any
 
 from functions.notifications.channels import Message, Undelivered
@@ -10,9 +12,19 @@ from functions.notifications.delivery import Deliverer, Request
 from functions.notifications.recipients import BadRecipientError, check_recipient
 from functions.notifications.settings import NotificationsSettings
 from functions.notifications.templates import Rendered, TemplateMissingError, Templates, VariableMissingError
+from functions.notifications.webhooks.dispatch import Disabled, Dispatcher
 from shared.contract import Context, Emit
-from shared.errors import invalid_data
-from shared.events import EventData, NotificationRequested, PaymentFailed, PaymentProcessed
+from shared.errors import TransientError, invalid_data
+from shared.events import (
+    EventData,
+    NotificationAuditEvent,
+    NotificationRequested,
+    PaymentFailed,
+    PaymentProcessed,
+    PingTick,
+    RefundFailed,
+    RefundProcessed,
+)
 
 SMS_MAX_CHARS = 1600  # Twilio's limit for one message body
 
@@ -24,9 +36,11 @@ RECEIPT_RECIPIENTS = (("webhookUrl", "webhook"), ("customerEmail", "email"), ("c
 class Handlers:
     """The handlers of one NotificationsSettings, bound at wiring time (app.py)."""
 
-    def __init__(self, settings: NotificationsSettings, deliverer: Deliverer, templates: Templates) -> None:
+    def __init__(self, settings: NotificationsSettings, deliverer: Deliverer, templates: Templates,
+                 webhooks: Dispatcher) -> None:
         self.deliverer = deliverer
         self.templates = templates
+        self.webhooks = webhooks
         self.allow_hosts = settings.allow_hosts
         self.receipt_locale = settings.notifications_default_locale
         # Recipients used when a payment event's metadata names none (both optional).
@@ -72,15 +86,18 @@ class Handlers:
         variables = {"paymentId": data.payment_id, "amount": data.amount, "currency": data.currency,
                      "merchantId": data.merchant_id, "customerId": data.customer_id,
                      "gatewayReference": data.gateway_reference}
+        # Webhooks first (their messages are committed before anything can fail), receipts first in the reply.
+        hooks = self._merchant_webhooks(ctx, data, data.merchant_id)
         return self._automatic(ctx, data, notification_id=f"rcpt_{data.payment_id}", template="receipt",
-                               kind="payment.succeeded", variables=variables)
+                               kind="payment.succeeded", variables=variables) + hooks
 
     def payment_failed(self, ctx: Context, data: PaymentFailed) -> list[Emit]:
         variables = {"paymentId": data.payment_id, "amount": data.amount, "currency": data.currency,
                      "merchantId": data.merchant_id, "customerId": data.customer_id, "reason": data.reason,
                      "message": data.message}
+        hooks = self._merchant_webhooks(ctx, data, data.merchant_id)
         return self._automatic(ctx, data, notification_id=f"fail_{data.payment_id}", template="payment_failed",
-                               kind="payment.failed", variables=variables)
+                               kind="payment.failed", variables=variables) + hooks
 
     def _automatic(self, ctx: Context, data: EventData, *, notification_id: str, template: str, kind: str,
                    variables: dict[str, Any]) -> list[Emit]:
@@ -116,6 +133,49 @@ class Handlers:
             if default:
                 return channel, default
         return None
+
+    # ---- merchant webhooks (payments.* outcomes) and the PingSource tick -----------------------
+
+    def refund_processed(self, ctx: Context, data: RefundProcessed) -> list[Emit]:
+        return self._merchant_webhooks(ctx, data, data.merchant_id)
+
+    def refund_failed(self, ctx: Context, data: RefundFailed) -> list[Emit]:
+        merchant_id = data.merchant_id or data.metadata.get("merchantId")
+        return self._merchant_webhooks(ctx, data, merchant_id) if isinstance(merchant_id, str) else []
+
+    def tick(self, ctx: Context, data: PingTick) -> list[Emit]:
+        emits, disabled = self.webhooks.tick(ctx)
+        return emits + self._disabled(ctx, disabled)
+
+    def _merchant_webhooks(self, ctx: Context, data: EventData, merchant_id: str) -> list[Emit]:
+        emits, disabled = self.webhooks.fan_out(ctx, data, merchant_id)
+        return emits + self._disabled(ctx, disabled)
+
+    def _disabled(self, ctx: Context, disabled: list[Disabled]) -> list[Emit]:
+        """An audit event per endpoint disabled, and an email to its contact (at most once, best effort)."""
+        emits: list[Emit] = []
+        for item in disabled:
+            endpoint = item.endpoint
+            emits.append(Emit(NotificationAuditEvent(
+                service="notifications", action="webhook-endpoint.disabled", outcome="info", subject=endpoint.id,
+                correlation_id=ctx.event.correlation_id, occurred_at=ctx.now,
+                details={"endpointId": endpoint.id, "merchantId": endpoint.merchant_id, "reason": "failing",
+                         "failingSince": endpoint.failing_since.isoformat() if endpoint.failing_since else None})))
+            if endpoint.contact_email:
+                text = (f"Your webhook endpoint {endpoint.id} has failed every delivery since "
+                        f"{endpoint.failing_since} and was disabled. Fix it, then enable it with "
+                        f"POST /endpoints/{endpoint.id}/enable and recover missed messages with "
+                        f"POST /endpoints/{endpoint.id}/recover?since=...")
+                notification_id = f"epoff_{endpoint.id}_{int(ctx.now.timestamp())}"
+                message = Message(notification_id=notification_id, channel="email",
+                                  recipient=endpoint.contact_email, text=text,
+                                  subject="Webhook endpoint disabled", kind="webhook-endpoint.disabled")
+                # A transient failure leaves the journal showing it retrying; the endpoint is disabled anyway.
+                with suppress(TransientError):
+                    emits += self.deliverer.deliver(ctx, Request(notification_id, "email", endpoint.contact_email,
+                                                                 self.receipt_locale, message=message,
+                                                                 about={"endpointId": endpoint.id}))
+        return emits
 
 
 def _one_line(text: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from functions.notifications.channels.webhook import decode_secret
 from functions.notifications.destinations import parse_allow_hosts
 from functions.notifications.templates import TEMPLATES_DIR
+from functions.notifications.webhooks.policy import parse_schedule
 from shared.config import RuntimeSettings
 
 
@@ -53,6 +55,35 @@ class NotificationsSettings(RuntimeSettings):
     notifications_fcm_project_id: str | None = None
     notifications_fcm_access_token: str | None = None
     notifications_provider_timeout_seconds: PositiveFloat = 10.0
+    # The email, SMS and push providers' circuit breakers (one each, per process): this many consecutive transient
+    # failures open one; while open, sends are refused without calling the provider until a probe after the cooldown.
+    notifications_provider_breaker_failures: PositiveInt = 5
+    notifications_provider_breaker_cooldown_seconds: PositiveFloat = 30.0
+
+    # merchant webhook endpoints (issue 17)
+    notifications_webhook_retry_schedule: str = Field(
+        default="5,300,1800,7200,18000,36000,36000",
+        description="seconds before each retry of a merchant webhook, comma-separated; then it fails")
+    notifications_endpoint_disable_after: timedelta = Field(
+        default=timedelta(days=5), description="an endpoint failing without a break this long is disabled")
+    notifications_webhook_secret_overlap_seconds: PositiveFloat = Field(
+        default=86400.0, description="how long the old secret still signs after a rotation")
+    notifications_webhook_lease_seconds: PositiveFloat = Field(
+        default=60.0, description="an attempt interrupted by a crash is retried by the first tick after this")
+    notifications_webhook_breaker_failures: PositiveInt = 5
+    notifications_webhook_breaker_cooldown_seconds: PositiveFloat = 30.0
+    notifications_webhook_tick_messages_max: PositiveInt = 200
+    notifications_webhook_tick_seconds_max: PositiveFloat = 20.0
+
+    @field_validator("notifications_webhook_retry_schedule")
+    @classmethod
+    def _schedule_format(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        return parse_schedule(self.notifications_webhook_retry_schedule)
 
     @field_validator("notifications_webhook_secret")
     @classmethod

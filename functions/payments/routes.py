@@ -49,3 +49,18 @@ def payment_view(q: Query) -> Reply:
         # the id is not echoed: whatever was typed into the path stays out of the answer
         return Reply({"error": "not_found", "message": "no payment with this paymentId"}, 404)
     return Reply(payment_json(payment))
+
+
+# The 200 body of GET /payments/{paymentId}, for the OpenAPI document.
+PAYMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["paymentId", "status", "amount", "currency", "refundedAmount", "gateway", "createdAt",
+                 "updatedAt"],
+    "properties": {
+        "paymentId": {"type": "string"}, "status": {"type": "string"},
+        "amount": {"type": "string", "description": "decimal, major units"}, "currency": {"type": "string"},
+        "refundedAmount": {"type": "string"}, "gateway": {"type": "string"},
+        "gatewayReference": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+        "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"},
+    },
+}

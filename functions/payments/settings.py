@@ -39,6 +39,10 @@ class PaymentsSettings(RuntimeSettings):
     # e.g. http://127.0.0.1:12111 for stripe-mock or the tests' local server; None = api.stripe.com.
     payments_stripe_api_base: str | None = None
     payments_stripe_timeout_seconds: float = Field(default=20.0, gt=0)
+    # The gateway's circuit breaker: this many consecutive unavailable answers open it; while open, deliveries
+    # answer 503 without calling the gateway, until one probe call is let through after the cooldown.
+    payments_gateway_breaker_failures: int = Field(default=5, ge=1)
+    payments_gateway_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
     # Accepted currencies and their per-payment [minimum, maximum]; any other currency is refused (422).
     payments_amount_limits: dict[str, tuple[Decimal, Decimal]] = Field(

@@ -72,6 +72,9 @@ def up(
     sandbox: Annotated[bool, typer.Option(
         help="email, SMS and push to a local provider sandbox (SMTP 1025, HTTP 8025, GET /outbox); "
              "--no-sandbox: to the real providers configured in the environment")] = True,
+    otlp_endpoint: Annotated[str | None, typer.Option(
+        help="an OTLP/HTTP collector (e.g. http://127.0.0.1:4318): every function exports its spans there "
+             "(OTEL_EXPORTER_OTLP_ENDPOINT in the environment does the same)")] = None,
 ) -> None:
     """Broker, the four functions and the eventing engine from eventing/, serving until Ctrl-C."""
     stores = sorted(home.glob("*.db*"))
@@ -97,7 +100,8 @@ def up(
     signal.signal(signal.SIGTERM, interrupt)
     local = LocalSet(home.resolve(), eventing, _ingress_port(ingress_port), say=console.print, use_sandbox=sandbox,
                      ports=ports_from(base_port),
-                     sandbox_ports=(_ingress_port(SANDBOX_PORTS[0]), _ingress_port(SANDBOX_PORTS[1])))
+                     sandbox_ports=(_ingress_port(SANDBOX_PORTS[0]), _ingress_port(SANDBOX_PORTS[1])),
+                     extra_environment={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint} if otlp_endpoint else {})
     watcher: TopicWatcher | None = None
     try:
         local.start()

@@ -4,7 +4,8 @@ Payments in EUR and USD, a declined card, a fraud decline, a manual ledger trans
 per channel (the webhook goes to a receiver the demo runs; email, SMS and push go to the provider sandbox that
 `paymesh up` starts, paymesh/local/sandbox.py, or with --no-sandbox to the providers configured in the environment,
 and fail as notification-failed when there are none). Then balances, notifications, what the sandbox received,
-the audit chain and compliance alerts.
+the audit chain and compliance alerts. The demo also registers a merchant webhook endpoint (on its receiver) for
+the merchant's payment and refund outcomes and prints each message with its attempts.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ class DemoResult:
     # What the provider sandbox received during this run, per channel (None: no sandbox).
     sandbox_url: str | None = None
     sandbox: dict[str, int] | None = None
+    # The merchant webhook endpoint the demo registered: its id (or the error), and its messages with attempts.
+    endpoint: str | None = None
+    merchant_webhooks: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, topic: str) -> list[Seen]:
         return [item for item in self.seen if item.topic == topic]
@@ -159,6 +163,7 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
     before = len(_outbox(sandbox_url)) if sandbox_url else 0
     with webhook_receiver() as hooks:
         started = time.monotonic()
+        endpoint = register_endpoint(urls["notifications"], f"{hooks.url}/merchant")
         events = scenario(run, hooks.url)
         produce(bootstrap, events)
         seen = reader.read_until(lambda items: _outcomes_complete(run, items), timeout)
@@ -173,7 +178,10 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
         seconds = time.monotonic() - started
         received = len(hooks.received)
     reader.close()
-    result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received, sandbox_url=sandbox_url)
+    result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received, sandbox_url=sandbox_url,
+                        endpoint=endpoint)
+    if endpoint is not None and endpoint.startswith("ep_"):
+        result.merchant_webhooks = merchant_messages(urls["notifications"], endpoint)
     if sandbox_url:
         arrived = [str(item.get("channel")) for item in _outbox(sandbox_url)[before:]]
         result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
@@ -184,6 +192,36 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
     result.trial_balance = _get(f"{urls['ledger']}/trial-balance", headers)
     result.audit_verify = _get(f"{urls['audit']}/verify", headers)
     return result
+
+
+def register_endpoint(notifications_url: str, url: str) -> str:
+    """Register the demo merchant's endpoint: its id, or what went wrong."""
+    body = {"merchantId": MERCHANT, "url": url, "description": "paymesh demo",
+            "eventTypes": ["payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
+                           "payments.refund-failed"]}
+    try:
+        response = httpx.post(f"{notifications_url}/endpoints", json=body, timeout=5)
+    except httpx.HTTPError as error:
+        return f"not registered: {type(error).__name__}"
+    if response.status_code != 201:
+        return f"not registered: {response.status_code} {response.text[:200]}"
+    return str(response.json()["id"])
+
+
+def merchant_messages(notifications_url: str, endpoint: str) -> list[dict[str, Any]]:
+    """The endpoint's messages, oldest first, each with its attempts."""
+    answer = _get(f"{notifications_url}/endpoints/{endpoint}/messages")
+    messages = answer.get("messages") if isinstance(answer, dict) else None
+    found = []
+    for message in reversed(messages if isinstance(messages, list) else []):
+        attempts = _get(f"{notifications_url}/messages/{message.get('id')}/attempts")
+        found.append({**message, "attempts": attempts.get("attempts", []) if isinstance(attempts, dict) else []})
+    return found
+
+
+def _attempts(attempts: list[dict[str, Any]]) -> str:
+    return escape(", ".join(f"{item.get('status')} {item.get('responseStatus') or ''} in {item.get('durationMs')} ms"
+                            .replace("  ", " ") for item in attempts) or "none yet")
 
 
 def _short(value: Any, width: int = 90) -> str:
@@ -274,6 +312,15 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
                       f"[yellow]failed[/]: {_cell(data.get('reason'))}")
     console.print(notes)
     console.print(f"webhooks received by the demo's receiver: {result.webhooks}")
+    if result.endpoint is not None and result.endpoint.startswith("ep_"):
+        hooks = Table("webhook-id", "event type", "status", "attempts",
+                      title=f"Merchant webhooks (endpoint {result.endpoint}, GET /messages/{{id}}/attempts)")
+        for message in result.merchant_webhooks:
+            hooks.add_row(_cell(message.get("id")), _cell(message.get("eventType")), _cell(message.get("status")),
+                          _attempts(message.get("attempts") or []))
+        console.print(hooks)
+    elif result.endpoint is not None:
+        console.print(f"merchant webhook endpoint {_cell(result.endpoint)}")
     if result.sandbox is not None:
         counts = ", ".join(f"{channel} {count}" for channel, count in result.sandbox.items())
         console.print(f"provider sandbox received: {counts}  (GET {_cell(result.sandbox_url)}/outbox)")

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from paymesh.local.broker import CONSUMER_TIMEOUTS
+from paymesh.local.journal import Journal
 from paymesh.local.stats import Stats
 from paymesh.local.topology import Delivery, KafkaSource
 from shared.envelope import dumps, encode_header
@@ -182,9 +183,10 @@ class SourceConsumer:
 
     def __init__(self, source: KafkaSource, bootstrap: str, target_url: str, dead_letter_url: str | None, *,
                  stats: Stats | None = None, poll_timeout_ms: int = 100,
-                 token: Callable[[], str] | None = None) -> None:
+                 token: Callable[[], str] | None = None, journal: Journal | None = None) -> None:
         self.source = source
         self.token = token  # None: no token is sent (authentication-oidc off, or a sink without an audience)
+        self.journal = journal
         self.bootstrap = bootstrap
         self.target_url = target_url
         self.dead_letter_url = dead_letter_url
@@ -222,11 +224,13 @@ class SourceConsumer:
             self.stats.add(record.topic, "lost")
             return True
         sender = self._sender(record.topic)
+        started = time.monotonic()
         outcome = sender.send(self.target_url, event, self.token)
         if outcome is None:
             return False
         if outcome.ok:
             self.stats.add(record.topic, "delivered")
+            self._journal(record, event, "delivered", outcome, started)
             return True
         log.warning("%s: %s answered %s after %d attempt(s); dead-lettering %s", self.source.name, self.target_url,
                     outcome.status or outcome.error, outcome.attempts, event.attributes.get("id"))
@@ -238,11 +242,25 @@ class SourceConsumer:
             return False
         if dead.ok:
             self.stats.add(record.topic, "dead_lettered")
+            self._journal(record, event, "dead_lettered", outcome, started)
         else:
             log.error("%s: dead-letter sink %s failed (%s): event %s is lost", self.source.name,
                       self.dead_letter_url, dead.status or dead.error, event.attributes.get("id"))
             self.stats.add(record.topic, "lost")
+            self._journal(record, event, "lost", outcome, started)
         return True
+
+    def _journal(self, record: Any, event: DispatchEvent, name: str, outcome: Outcome, started: float) -> None:
+        if self.journal is None:
+            return
+        error = outcome.error or (outcome.body.decode("utf-8", "replace") if not outcome.ok else "")
+        try:
+            self.journal.record(source=self.source.name, function=self.source.sink, topic=record.topic,
+                                partition=record.partition, offset=record.offset, attributes=event.attributes,
+                                outcome=name, status=outcome.status, attempts=outcome.attempts,
+                                duration_seconds=time.monotonic() - started, error=error)
+        except OSError as problem:  # the journal is for people; a full disk must not stop deliveries
+            log.warning("delivery journal: %s", problem)
 
     def _deliver_batch(self, partition: Any, records: Sequence[Any], epoch: int = 0) -> None:
         for record in records:
@@ -384,7 +402,8 @@ class SourceConsumer:
 
 def start_consumers(sources: Sequence[KafkaSource], bootstrap: str, targets: Mapping[str, str],
                     dead_letter_urls: Mapping[str, str], stats: Stats, *,
-                    tokens: Callable[[KafkaSource], Callable[[], str] | None] | None = None) -> list[SourceConsumer]:
+                    tokens: Callable[[KafkaSource], Callable[[], str] | None] | None = None,
+                    journal: Journal | None = None) -> list[SourceConsumer]:
     """A consumer per source whose sink is in `targets` (service name -> URL)."""
     consumers = []
     for source in sources:
@@ -394,7 +413,8 @@ def start_consumers(sources: Sequence[KafkaSource], bootstrap: str, targets: Map
             continue
         dead = dead_letter_urls.get(source.delivery.dead_letter_sink or "")
         token = tokens(source) if tokens is not None else None
-        consumers.append(SourceConsumer(source, bootstrap, url, dead, stats=stats, token=token).start())
+        consumers.append(SourceConsumer(source, bootstrap, url, dead, stats=stats, token=token,
+                                        journal=journal).start())
     return consumers
 
 

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from paymesh.local.dispatcher import SourceConsumer, start_consumers, wait_all_assigned
+from paymesh.local.journal import Journal
+from paymesh.local.pings import PingRunner, PingSource
 from paymesh.local.sink_ingress import SinkIngress
 from paymesh.local.stats import Stats
 from paymesh.local.topology import KafkaSource, Topology
@@ -20,6 +22,8 @@ class Engine:
     ingress_port: int = 0
     ingress: SinkIngress | None = None
     consumers: list[SourceConsumer] = field(default_factory=list)
+    journal: Journal | None = None  # one JSON line per delivery outcome, for `paymesh trace`
+    pings: PingRunner | None = None
 
     def start_ingress(self) -> SinkIngress:
         self.ingress = SinkIngress(list(self.topology.sinks), self.bootstrap, stats=self.stats,
@@ -41,7 +45,8 @@ class Engine:
         """Start a consumer per KafkaSource (targets: Knative Service name -> URL); True once all joined.
         `tokens` gives each source its OIDC token supply (None: no tokens are sent)."""
         self.consumers = start_consumers(self.topology.sources, self.bootstrap, targets, self.sink_urls(),
-                                         self.stats, tokens=tokens)
+                                         self.stats, tokens=tokens,
+                                         journal=self.journal)
         return wait_all_assigned(self.consumers, ready_timeout)
 
     def stop_dispatchers(self) -> None:
@@ -53,3 +58,13 @@ class Engine:
     def stop_ingress(self) -> None:
         if self.ingress is not None:
             self.ingress.stop()
+
+    def start_pings(self, sources: list[PingSource], targets: Mapping[str, str],
+                    tokens: Callable[[PingSource], Callable[[], str] | None] | None = None) -> PingRunner:
+        """Run the PingSources (targets: Knative Service name -> URL) on their schedules."""
+        self.pings = PingRunner(sources, targets, tokens=tokens).start()
+        return self.pings
+
+    def stop_pings(self) -> None:
+        if self.pings is not None:
+            self.pings.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,9 @@ from pathlib import Path
 from paymesh.local import access
 from paymesh.local.broker import Broker, all_topics, create_topics, start_broker, start_embedded
 from paymesh.local.engine import Engine
+from paymesh.local.journal import JOURNAL_FILE, Journal
 from paymesh.local.oidc import Issuer, role_subject
+from paymesh.local.pings import load_pings
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
 from paymesh.local.supervisor import PORTS, Supervisor
@@ -45,6 +48,8 @@ class LocalSet:
     # The local OIDC issuer: functions verify tokens, dispatchers send them, as with Knative's authentication-oidc.
     auth: bool = True
     issuer: Issuer | None = None
+    # More variables for the functions, e.g. OTEL_EXPORTER_OTLP_ENDPOINT of a collector.
+    extra_environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -73,7 +78,9 @@ class LocalSet:
         self.broker = broker = start_broker(self.topics())
         kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
         self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
-        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port,
+                                      journal=Journal(self.home / JOURNAL_FILE))
         ingress = engine.start_ingress()
         self.say(f"kafka sinks   {ingress.base_url}/<namespace>/<sink>  ({len(topology.sinks)} KafkaSinks)")
         environment = dict(engine.sink_environment())
@@ -81,10 +88,12 @@ class LocalSet:
             smtp_port, http_port = self.sandbox_ports
             self.sandbox = start_sandbox(self.home, self.say, smtp_port=smtp_port, http_port=http_port)
             environment.update(self.sandbox.environment())
+        environment.update(self.extra_environment)
         per_function: dict[str, dict[str, str]] = {}
+        ping_sources = load_pings(self.eventing)
         if self.auth:
             self.issuer = Issuer(self.home).start()
-            per_function = access.function_environment(topology, self.issuer.url, self.ports)
+            per_function = access.function_environment(topology, self.issuer.url, self.ports, ping_sources)
             self.say(f"oidc issuer   {self.issuer.url}  (discovery, JWKS; `paymesh token --role reader` for curl)")
         self.supervisor = supervisor = Supervisor(ROOT, self.home, environment, ports=self.ports,
                                                   per_function=per_function)
@@ -92,12 +101,18 @@ class LocalSet:
         supervisor.wait_ready(timeout=90)
         for name, function in supervisor.functions.items():
             self.say(f"{name:<14}{function.url}  (ready; log {function.log_path})")
+        collector = environment.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if collector:
+            self.say(f"traces        OTLP to {collector}  (`paymesh trace ID` tells one payment's story)")
         targets = {name: function.url for name, function in supervisor.functions.items()}
         tokens = access.source_tokens(self.issuer) if self.issuer is not None else None
         if not engine.start_dispatchers(targets, ready_timeout=30, tokens=tokens):
             self.say("some consumer groups have not joined yet; they will catch up from the earliest offset")
         for source in topology.sources:
             self.say(f"source        {source.name}: {', '.join(source.topics)} -> {targets.get(source.sink)}")
+        pings = engine.start_pings(ping_sources, targets, tokens)
+        for ping in pings.sources:
+            self.say(f"ping source   {ping.name}: '{' '.join(ping.cron_text.split())}' -> {pings.url(ping)}")
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / STATE_FILE).write_text(json.dumps(
             {"bootstrap": broker.bootstrap, "ingress": ingress.base_url, "functions": self.urls,
@@ -136,6 +151,7 @@ class LocalSet:
     def stop(self) -> None:
         """Consumers first (in-flight deliveries finish), then functions (they flush), then ingress and broker."""
         if self.engine is not None:
+            self.engine.stop_pings()
             self.engine.stop_dispatchers()
         if self.supervisor is not None:
             self.supervisor.stop_all()

@@ -114,6 +114,8 @@ class Supervisor:
         env = {**local_defaults(self.home), **os.environ, "PAYMESH_HOME": str(self.home),
                "PAYMESH_PUBLISHER": "kafkasink", **self.environment, **self.per_function.get(name, {})}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # functions publish through the KafkaSink path, as on Knative
+        if "OTEL_SERVICE_NAME" not in self.environment:
+            env.pop("OTEL_SERVICE_NAME", None)  # each function's spans carry its own name
         command = [str(Path(sys.executable).parent / "functions-framework"), "--source",
                    str(self.root / "functions" / name / "main.py"), "--target", "handle",
                    "--host", LISTEN_HOST, "--port", str(port)]

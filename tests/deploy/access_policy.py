@@ -73,7 +73,7 @@ def auth_rules(docs: list[Document]) -> Iterator[str]:
             unknown = {s for s in env.get(variable, "").split(",") if s} - accounts
             if unknown or not env.get(variable):
                 yield f"{name}: {variable} must name service accounts the manifests create (unknown: {unknown})"
-    for source in (doc for doc in docs if doc["kind"] == "KafkaSource"):
+    for source in (doc for doc in docs if doc["kind"] in ("KafkaSource", "PingSource")):
         sink = source["spec"]["sink"]
         service = services.get(sink.get("ref", {}).get("name"))
         if service is None:
@@ -84,6 +84,6 @@ def auth_rules(docs: list[Document]) -> Iterator[str]:
             yield (f"{source['metadata']['name']}: sink.audience {sink.get('audience')!r} is not the audience "
                    f"{audience!r} its Service accepts")
         subject = service_account_subject(source["metadata"]["namespace"],
-                                          source_account("KafkaSource", source["metadata"]["name"]))
+                                          source_account(source["kind"], source["metadata"]["name"]))
         if subject not in env.get("PAYMESH_AUTH_SENDERS", "").split(","):
             yield f"{source['metadata']['name']}: its OIDC subject {subject} is not among {service['metadata']['name']}'s senders"

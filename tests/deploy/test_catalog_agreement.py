@@ -33,7 +33,7 @@ def _by_name(kind: str) -> dict[str, dict[str, Any]]:
 def test_source_topics_are_exactly_the_consumed_types(function: str) -> None:
     spec = build_spec(function)
     source = _by_name("KafkaSource")[f"{function}-source"]["spec"]
-    assert set(source["topics"]) == set(spec.consumes)
+    assert set(source["topics"]) == set(spec.consumed_topics)
     assert len(source["topics"]) == len(set(source["topics"]))
     assert source["consumerGroup"] == f"paymesh-{function}"
     assert source["sink"]["ref"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": function}

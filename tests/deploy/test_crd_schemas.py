@@ -27,7 +27,7 @@ def test_every_manifest_has_a_known_kind(validators: dict[tuple[str, str], Draft
     kinds = {(doc["apiVersion"], doc["kind"]) for _, doc in all_documents()}
     unknown = kinds - set(validators) - STRIMZI_KINDS - CORE_KINDS
     assert not unknown, f"no schema for {unknown}"
-    assert {doc["kind"] for _, doc in KNATIVE_DOCS} == {"Service", "KafkaSource", "KafkaSink"}
+    assert {doc["kind"] for _, doc in KNATIVE_DOCS} == {"Service", "KafkaSource", "KafkaSink", "PingSource"}
 
 
 @pytest.mark.parametrize("entry", KNATIVE_DOCS, ids=doc_id)

@@ -53,7 +53,7 @@ def test_dry_run_applies_every_rendered_file(tmp_path: Path) -> None:
     code, output, out = _deploy(tmp_path, "--dry-run")
     assert code == 0, output
     rendered = {str(path) for path in out.rglob("*.yaml")}
-    assert len(rendered) == 1 + 4 + 1 + 4 * 2 + 2  # namespace, services, access, sources+sinks, strimzi
+    assert len(rendered) == 1 + 4 + 1 + 4 * 2 + 2 + 2  # namespace, services, access, sources+sinks, pingsources, strimzi
     assert all(path in output for path in rendered)
 
 
@@ -191,5 +191,6 @@ def test_rendered_manifests_still_match_the_crds(tmp_path: Path) -> None:
     validators = load_validators()
     docs = [doc for path in sorted(out.rglob("*.yaml")) for doc in load_documents(path)]
     knative = [doc for doc in docs if ".knative.dev/" in doc["apiVersion"]]
-    assert len(knative) == len([d for d in docs if d["kind"] in ("Service", "KafkaSource", "KafkaSink")]) > 0
+    assert len(knative) == len([d for d in docs if d["kind"] in ("Service", "KafkaSource", "KafkaSink",
+                                                                   "PingSource")]) > 0
     assert [e for doc in knative for e in errors(validators, doc)] == []

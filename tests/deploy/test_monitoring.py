@@ -23,7 +23,8 @@ SEED_METRICS = {
     "ledger_entries_total", "ledger_balance_total", "notifications_sent_total", "notifications_failed_total",
     "audit_events_total", "compliance_violations_total",
 }
-RUNTIME_METRICS = {"paymesh_events_handled_total", "paymesh_handler_duration_seconds"}
+RUNTIME_METRICS = {"paymesh_events_handled_total", "paymesh_handler_duration_seconds", "kafka_messages_total",
+                   "paymesh_dead_lettered_total"}
 # Exported by Strimzi's Kafka Exporter, not by paymesh.
 KAFKA_EXPORTER = {"kafka_consumergroup_lag", "kafka_topic_partition_current_offset"}
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$namespace": ".*"}
@@ -140,3 +141,13 @@ def test_pod_monitor_selects_the_function_pods() -> None:
         labels = service["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items()
     assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+
+
+def test_dashboard_has_dead_letter_panels_and_trace_exemplars() -> None:
+    panels = _dashboard()["panels"]
+    dead = [p for p in panels if "paymesh_dead_lettered_total" in json.dumps(p.get("targets", []))]
+    assert any("by (function)" in t["expr"] for p in dead for t in p["targets"])
+    latency = next(p for p in panels if p["title"].startswith("Handler latency (p50"))
+    assert all(t.get("exemplar") is True for t in latency["targets"])
+    traffic = [t["expr"] for p in panels for t in p.get("targets", []) if "kafka_messages_total" in t["expr"]]
+    assert any('direction="in"' in e for e in traffic) and any('direction="out"' in e for e in traffic)

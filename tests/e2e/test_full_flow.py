@@ -128,6 +128,13 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     assert result.audit_verify.get("ok") is True
     assert result.trial_balance.get("balanced") is True
     assert not [item for item in result.seen if item.topic.endswith(".dead-letter")]
+    # the merchant's webhook endpoint got every payment outcome once, and the demo printed the attempts
+    assert result.endpoint is not None and result.endpoint.startswith("ep_"), result.endpoint
+    hooks = sorted((m["eventType"], m["status"], [a["status"] for a in m["attempts"]])
+                   for m in result.merchant_webhooks)
+    assert hooks == sorted([("payments.payment-processed", "delivered", ["delivered"])] * 2
+                           + [("payments.payment-failed", "delivered", ["delivered"])] * 2)
+    assert "Merchant webhooks" in shown and "delivered 200 in" in shown
 
 
 def test_paymesh_send_produces_to_the_running_set(local: LocalSet) -> None:

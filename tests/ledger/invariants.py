@@ -8,7 +8,15 @@ from sqlmodel import select
 
 from functions.ledger.accounts import AccountSpec
 from functions.ledger.double_entry import violations
-from functions.ledger.models import LedgerAccount, LedgerBalance, LedgerEntry, LedgerPosting, LedgerTransaction
+from functions.ledger.models import (
+    LedgerAccount,
+    LedgerBalance,
+    LedgerBalanceHistory,
+    LedgerEntry,
+    LedgerPosting,
+    LedgerTransaction,
+)
+from functions.ledger.repository import utc
 from shared.store import Store
 
 Key = tuple[str, str]
@@ -29,6 +37,11 @@ def check(store: Store) -> dict[Key, tuple[int, int, int, int]]:
         status = {row.id: row.status for row in session.exec(select(LedgerTransaction))}
         postings = list(session.exec(select(LedgerPosting)))
         entries = list(session.exec(select(LedgerEntry).order_by(LedgerEntry.id)))  # type: ignore[arg-type]
+        history = list(session.exec(select(LedgerBalanceHistory).order_by(
+            LedgerBalanceHistory.effective_at, LedgerBalanceHistory.id)))  # type: ignore[arg-type]
+    latest: dict[Key, LedgerBalanceHistory] = {}
+    for point in history:
+        latest[(point.account, point.currency)] = point
     recomputed: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for posting in postings:
         slot = {"posted": 0, "pending": 2}.get(status[posting.transaction_id])
@@ -49,6 +62,13 @@ def check(store: Store) -> dict[Key, tuple[int, int, int, int]]:
         spec = AccountSpec(account.name, account.type, account.debits_must_not_exceed_credits,
                            account.credits_must_not_exceed_debits)
         assert violations(row, spec) == [], (key, kept)
+        # The point-in-time history ends, in effective order, at the current totals.
+        if key in latest:
+            last = latest[key]
+            assert (last.posted_debits, last.posted_credits, last.pending_debits, last.pending_credits) == kept, key
+            assert row.effective_through is not None and utc(row.effective_through) == utc(last.effective_at), key
+        else:
+            assert kept == (0, 0, 0, 0), key
         for index, value in enumerate(kept):
             totals[row.currency][index] += value
     for currency, (posted_dr, posted_cr, pending_dr, pending_cr) in totals.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -78,3 +79,22 @@ def test_the_dispatcher_sends_the_token_on_every_try_and_none_without_an_audienc
     assert dead is not None
     claims = jwt.decode(with_audience(), options={"verify_signature": False})
     assert (claims["aud"], claims["sub"]) == ("payments", access.source_subject(SOURCE))
+
+
+def test_a_ping_source_is_a_sender_of_its_service_and_its_ticks_carry_its_token(issuer: Issuer) -> None:
+    from paymesh.local.pings import PingRunner, load_pings
+
+    topology = load(ROOT / "eventing")
+    [ping] = [p for p in load_pings(ROOT / "eventing") if p.name == "notifications-ticks"]
+    subject = "system:serviceaccount:paymesh:notifications-ticks-oidc-sources.knative.dev-pingsource"
+    assert access.source_subject(ping) == subject and ping.audience == "notifications"
+    environment = access.function_environment(topology, "http://127.0.0.1:1", ["notifications"], [ping])
+    assert subject in environment["notifications"]["PAYMESH_AUTH_SENDERS"].split(",")
+    with recording_server(default_status=204) as function:
+        runner = PingRunner([ping], {"notifications": function.url}, tokens=access.source_tokens(issuer))
+        runner.fire(ping, datetime.now(UTC))
+        runner.stop()
+    [request] = function.requests
+    token = request.headers["Authorization"].removeprefix("Bearer ")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["aud"], claims["sub"]) == ("notifications", subject)

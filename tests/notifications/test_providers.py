@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from urllib.parse import parse_qs
 
 from tests.notifications.harness import MakeHarness
@@ -120,3 +121,18 @@ def test_push_recipient_must_look_like_a_device_token(make_harness: MakeHarness)
     app = make_harness()
     response = app.request(push("ntf_push_bad", recipient="short"))
     assert (response.status_code, reply_json(response)["rule"]) == (422, "device_token")
+
+
+def test_a_failing_sms_provider_opens_its_breaker_then_a_probe_closes_it(make_harness: MakeHarness) -> None:
+    with json_api(default=(503, {"status": 503})) as api:
+        app = make_harness(**twilio(api), notifications_provider_breaker_failures=2,
+                           notifications_provider_breaker_cooldown_seconds=0.3)
+        statuses = [app.request(sms(f"ntf_brk_{n}")).status_code for n in range(4)]
+        assert statuses == [503] * 4
+        assert len(api.calls) == 2  # the breaker opened after two failures: the others never reached Twilio
+        time.sleep(0.35)
+        api.default = (201, {"sid": "SM0042", "status": "queued"})
+        probe = app.request(sms("ntf_brk_2"))  # Knative's redelivery after the cooldown is the probe
+        assert probe.headers["ce-type"] == "notifications.notification-sent", probe.data
+        assert app.request(sms("ntf_brk_3")).headers["ce-type"] == "notifications.notification-sent"
+        assert len(api.calls) == 4

@@ -1,4 +1,4 @@
-"""All SQL of the notifications delivery journal.
+"""The SQL of the delivery journal (email, SMS, push and one-off webhooks).
 
 Reads are select() statements through the session returning plain records; writes are Core insert and
 update statements, so no ORM unit of work runs on the hot path.

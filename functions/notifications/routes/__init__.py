@@ -1,4 +1,4 @@
-"""Read-only routes: a notification's delivery record with its attempts (recipients masked)."""
+"""HTTP routes: a notification's delivery record (here) and the merchant webhook admin API (endpoints)."""
 
 from __future__ import annotations
 
