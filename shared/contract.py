@@ -22,6 +22,7 @@ from shared.errors import EventError
 from shared.events import CATALOG, EventData
 
 if TYPE_CHECKING:
+    from shared.publish import Publisher
     from shared.store import Store
 
 E = TypeVar("E", bound=EventData)
@@ -204,6 +205,8 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     # Called with the function's store once it exists, e.g. for metrics read from the database.
     on_store: list[Callable[[Store], None]] = field(default_factory=list)
+    # Called with the function's publisher once it exists, e.g. to publish what no single event causes.
+    on_publisher: list[Callable[[Publisher], None]] = field(default_factory=list)
     # The data model of each consumed type (catalog types and non-topic ones such as PingSource ticks).
     models: dict[str, type[EventData]] = field(default_factory=dict)
 
