@@ -185,6 +185,8 @@ class Route:
     # Write routes: the JSON Schema of the body they take, and the status of their success answer.
     request: Mapping[str, Any] | None = None
     success: int = 200
+    # A streamed answer's media type when it is not the Stream default (e.g. text/plain; charset=utf-8).
+    content_type: str | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -224,8 +226,10 @@ class FunctionSpec:
         return frozenset(event_type for event_type in self.handlers if event_type in CATALOG)
 
     def get(self, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
-            response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
-        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors)))
+            response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),
+            content_type: str | None = None) -> None:
+        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors),
+                                 content_type=content_type))
 
     def write(self, method: str, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
               response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),
