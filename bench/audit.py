@@ -1,141 +1,178 @@
-"""Audit log benchmark on PostgreSQL: ingest rate, p95 of a correlation-id query and of a time-range page,
-and verify rate. Prints numbers; not a test.
+"""Audit transparency log benchmark on PostgreSQL: records/s integrated with 8 concurrent HTTP senders, and
+the latency of inclusion and consistency proofs at the size the log has reached. Prints numbers; not a test.
 
-    .venv/bin/python -m bench.audit --events 1000000
+    .venv/bin/python -m bench.audit [--prefill 1000000] [--seconds 20] [--connections 8]
 
-Ingest runs the handler's code path (scrub, append to the chain under the head lock, compliance rules,
-idempotency record) from `--writers` threads, `--batch` events per transaction (one lock, one multi-row
-insert per batch). The single-event transaction rate (what one HTTP delivery costs: the head lock
-serializes writers) is measured on a short sample first.
+--prefill first fills the log to that size through the integrator itself (records inserted as pending,
+integrated 5000 per round, as a backlog would be), so proofs are measured on a big tree. Then the audit
+function runs under functions-framework (gunicorn, THREADS=10 as on Knative) with a signing key, and wrk
+posts one audit event per request from --connections connections; every 2xx means the record was
+integrated and signed, and the rate is the growth of the signed tree over the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, insert, text
 
-from functions.audit import checkpoints
-from functions.audit.handlers import Incoming, record_events
-from functions.audit.records import Filters
-from functions.audit.repository import Repository
-from functions.audit.settings import AuditSettings
-from shared.events import PaymentAuditEvent
-from shared.idempotency import ProcessedEvent
+from bench.cold_start import BIN, ROOT
+from bench.runtime_overhead import LUA, _parse_wrk
+from functions.audit import note
+from functions.audit.canonical import canonical_json
+from functions.audit.checkpoints import Signing
+from functions.audit.integrator import integrate
+from functions.audit.leaves import NewRecord
+from functions.audit.repository import PENDING, Repository
+from paymesh.local.ports import free_port, ready
+from paymesh.samples import body_template
 from shared.store import Store
 
 PG_URL = os.environ.get("PAYMESH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MIGRATIONS = Path(__file__).resolve().parents[1] / "functions" / "audit" / "migrations"
+MIGRATIONS = ROOT / "functions" / "audit" / "migrations"
 START = datetime(2026, 1, 1, tzinfo=UTC)
-EVENT_SPACING = timedelta(seconds=30)
-PER_CORRELATION = 10
-PROCESSED = ProcessedEvent.__table__  # type: ignore[attr-defined]
 
 
-def event(n: int) -> PaymentAuditEvent:
-    failed = n % 17 == 0
-    return PaymentAuditEvent(
-        service="payments", action="payment.failed" if failed else "payment.captured",
-        outcome="failure" if failed else "success", subject=f"pay_{n}", correlation_id=f"corr_{n // PER_CORRELATION}",
-        occurred_at=START + n * EVENT_SPACING,
-        details={"customerId": f"cus_{n % 5000}", "merchantId": "mer_bench", "amount": f"{n % 900 + 1}.25",
-                 "currency": "EUR", **({"reason": "card_declined"} if failed else {})})
-
-
-def ingest(store: Store, numbers: list[int], *, writers: int, batch: int) -> float:
-    """Store events `numbers` from `writers` threads; answer events per second."""
-    rules = AuditSettings().rule_settings()
-    chunks = [numbers[index:index + batch] for index in range(0, len(numbers), batch)]
-    lock = threading.Lock()
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not chunks:
-                    return
-                chunk = chunks.pop()
-            now = datetime.now(UTC)
-            items = [Incoming(event(n), "/bench", str(uuid.uuid5(uuid.NAMESPACE_OID, str(n))),
-                              PaymentAuditEvent.type_name, f"corr_{n}") for n in chunk]
-            with store.session() as session:
-                record_events(Repository(session), items, now=now, settings=rules)
-                # What the runtime's idempotency record costs, written the same way for the whole batch.
-                session.connection().execute(insert(PROCESSED), [
-                    {"source": item.event_source, "event_id": item.event_id, "event_type": item.event_type,
-                     "outputs": "[]", "handled_at": now} for item in items])
-
+def prefill(store: Store, signing: Signing, count: int, batch: int = 5000) -> float:
+    """Fill the log with `count` records through the integrator; answer records/s."""
     started = time.perf_counter()
-    threads = [threading.Thread(target=work) for _ in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(numbers) / (time.perf_counter() - started)
-
-
-def p95_ms(store: Store, samples: int, make_filters: Callable[[], Filters]) -> tuple[float, float]:
-    timings = []
-    for _ in range(samples):
-        filters = make_filters()
-        started = time.perf_counter()
+    for first in range(0, count, batch):
+        now = datetime.now(UTC)
+        rows = []
+        for n in range(first, min(count, first + batch)):
+            details = {"customerId": f"cus_{n % 5000}", "amount": f"{n % 900 + 1}.25", "currency": "EUR"}
+            rows.append(NewRecord(
+                event_source="/bench", event_id=f"pre-{n}", event_type="audit.payment-events", service="payments",
+                action="payment.captured", outcome="success", actor="system", subject=f"pay_{n}",
+                correlation_id=f"corr_{n // 10}", customer_id=details["customerId"],
+                occurred_at=START + timedelta(seconds=30 * n), recorded_at=now,
+                data=canonical_json({"service": "payments", "action": "payment.captured", "details": details,
+                                     "subject": f"pay_{n}"})).values())
         with store.session() as session:
-            Repository(session).page(filters, None, 101)
-        timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return timings[int(len(timings) * 0.95) - 1], statistics.median(timings)
+            session.execute(insert(PENDING), rows)
+            integrate(Repository(session), signing, now, limit=batch)
+        if first and first % 100_000 == 0:
+            print(f"  prefilled {first:,} ({first / (time.perf_counter() - started):,.0f} records/s)", flush=True)
+    return count / (time.perf_counter() - started)
+
+
+def tree_size(client: httpx.Client, verifier: note.Verifier) -> tuple[int, bytes]:
+    _, size, root = note.parse_checkpoint(note.open_note(client.get("/checkpoint").content, [verifier]))
+    return size, root
+
+
+def proof_latency(client: httpx.Client, verifier: note.Verifier, samples: int) -> dict[str, float]:
+    size, _ = tree_size(client, verifier)
+    inclusion, consistency = [], []
+    for _ in range(samples):
+        index = random.randrange(size)
+        started = time.perf_counter()
+        body = client.get("/proof/inclusion", params={"index": index, "size": size}).json()
+        inclusion.append((time.perf_counter() - started) * 1000)
+        assert body["size"] == size and len(body["hashes"]) <= 64
+        old = random.randrange(1, size + 1)
+        started = time.perf_counter()
+        body = client.get("/proof/consistency", params={"from": old, "size": size}).json()
+        consistency.append((time.perf_counter() - started) * 1000)
+        assert body["from"] == old and len(body["hashes"]) <= 128
+    inclusion.sort()
+    consistency.sort()
+    return {"size": size, "inclusion_p50_ms": statistics.median(inclusion),
+            "inclusion_p99_ms": inclusion[max(0, int(len(inclusion) * 0.99) - 1)],
+            "consistency_p50_ms": statistics.median(consistency),
+            "consistency_p99_ms": consistency[max(0, int(len(consistency) * 0.99) - 1)]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=200_000, help="events to ingest (default 200000)")
-    parser.add_argument("--writers", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=200, help="events per transaction in the bulk ingest")
-    parser.add_argument("--samples", type=int, default=200, help="queries per latency measurement")
+    parser.add_argument("--prefill", type=int, default=0, help="records to put in the log first")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (Knative: replicas)")
+    parser.add_argument("--samples", type=int, default=500, help="proofs per latency measurement")
     parser.add_argument("--url", default=PG_URL)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
     options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
 
     schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
+    signer_key, verifier_key = note.generate_key("bench.audit")
+    verifier = note.Verifier(verifier_key)
     store = Store(options.url, function="audit", schema=schema, migrations=MIGRATIONS)
     store.migrate()
+    port = free_port()
+    server: subprocess.Popen[bytes] | None = None
+    results: dict[str, float] = {}
     try:
-        single = min(2000, options.events)
-        single_rate = ingest(store, list(range(single)), writers=options.writers, batch=1)
-        print(f"ingest, one event per transaction ({options.writers} writers): {single_rate:,.0f} events/s")
-        bulk_rate = ingest(store, list(range(single, options.events)), writers=options.writers, batch=options.batch)
-        print(f"ingest, {options.batch} events per transaction ({options.writers} writers): {bulk_rate:,.0f} events/s")
-        with store.engine.begin() as connection:
-            connection.execute(text("ANALYZE audit_records"))
-
-        correlations = max(1, options.events // PER_CORRELATION)
-        p95, median = p95_ms(store, options.samples,
-                             lambda: Filters({"correlation_id": f"corr_{random.randrange(correlations)}"}))
-        print(f"correlation-id query: p95 {p95:.2f} ms, median {median:.2f} ms ({options.samples} samples)")
-        span = options.events * EVENT_SPACING
-
-        def time_range() -> Filters:
-            start = START + random.random() * span
-            return Filters({}, start, start + timedelta(hours=6))
-
-        p95, median = p95_ms(store, options.samples, time_range)
-        print(f"time-range page (100 rows): p95 {p95:.2f} ms, median {median:.2f} ms ({options.samples} samples)")
-
-        started = time.perf_counter()
-        with store.session() as session:
-            result = checkpoints.verify_log(Repository(session), None)
-        elapsed = time.perf_counter() - started
-        print(f"verify: {result.count:,} records in {elapsed:.1f} s = {result.count / elapsed:,.0f} events/s "
-              f"(ok={result.ok})")
+        if options.prefill:
+            rate = prefill(store, Signing(signer_key), options.prefill)
+            print(f"prefill through the integrator (5000 per round): {options.prefill:,} records, "
+                  f"{rate:,.0f} records/s")
+            # The prefill leaves a million dead rows in the pending queue: vacuum as autovacuum soon would.
+            vacuum = create_engine(options.url, isolation_level="AUTOCOMMIT")
+            with vacuum.connect() as connection:
+                connection.execute(text(f'VACUUM ANALYZE "{schema}".audit_pending, "{schema}".audit_tree_head'))
+                connection.execute(text(f'ANALYZE "{schema}".audit_records, "{schema}".audit_tree_hashes'))
+            vacuum.dispose()
+        store.dispose()
+        event_type, template = body_template("audit")
+        with tempfile.TemporaryDirectory() as home:
+            env = {**os.environ, "PAYMESH_HOME": home, "PAYMESH_LOG_LEVEL": "WARNING", "DATABASE_URL": options.url,
+                   "PAYMESH_DB_SCHEMA": schema, "PAYMESH_AUDIT_SIGNING_KEY": signer_key, "PAYMESH_PUBLISHER": "log",
+                   "THREADS": "10", "WORKERS": str(options.workers)}
+            server = subprocess.Popen(
+                [str(BIN / "functions-framework"), "--source", str(ROOT / "functions" / "audit" / "main.py"),
+                 "--target", "handle", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            deadline = time.time() + 60
+            while not ready(f"http://127.0.0.1:{port}/ready"):
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("the audit function did not become ready")
+                time.sleep(0.05)
+            client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+            before, _ = tree_size(client, verifier)
+            script = Path(home) / "load.lua"
+            script.write_text(f"template = {json.dumps(template)}\n" + LUA)
+            command = ["wrk", "-t2", f"-c{options.connections}", f"-d{options.seconds}s", "--latency", "-s",
+                       str(script), "-H", "ce-specversion: 1.0", "-H", "ce-source: /bench", "-H",
+                       f"ce-type: {event_type}", "-H", "Content-Type: application/json", f"http://127.0.0.1:{port}/"]
+            started = time.perf_counter()
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            elapsed = time.perf_counter() - started
+            after, _ = tree_size(client, verifier)
+            wrk = _parse_wrk(output)
+            results = {"integrated": after - before, "records_per_second": (after - before) / elapsed,
+                       "http_2xx_per_second": wrk["rps"], "non_2xx": wrk["non_2xx"], "p50_ms": wrk["p50_ms"],
+                       "p99_ms": wrk["p99_ms"]}
+            print(f"ingest, {options.connections} HTTP senders, one event per request, {options.workers} worker(s): "
+                  f"{results['records_per_second']:,.0f} records/s integrated and signed "
+                  f"(p50 {wrk['p50_ms']:.1f} ms, p99 {wrk['p99_ms']:.1f} ms, non-2xx {wrk['non_2xx']:.0f})")
+            latency = proof_latency(client, verifier, options.samples)
+            results.update(latency)
+            print(f"proofs at {latency['size']:,} records: inclusion p50 {latency['inclusion_p50_ms']:.2f} ms, "
+                  f"p99 {latency['inclusion_p99_ms']:.2f} ms; consistency p50 {latency['consistency_p50_ms']:.2f} ms,"
+                  f" p99 {latency['consistency_p99_ms']:.2f} ms (HTTP, {options.samples} samples)")
+            out = ROOT / "bench" / "results"
+            out.mkdir(exist_ok=True)
+            (out / "audit.json").write_text(json.dumps(results, indent=2))
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
         store.dispose()
         if not options.keep:
             engine = create_engine(options.url)

@@ -22,6 +22,7 @@ from shared.errors import EventError
 from shared.events import CATALOG, EventData
 
 if TYPE_CHECKING:
+    from shared.publish import Publisher
     from shared.store import Store
 
 E = TypeVar("E", bound=EventData)
@@ -184,6 +185,8 @@ class Route:
     # Write routes: the JSON Schema of the body they take, and the status of their success answer.
     request: Mapping[str, Any] | None = None
     success: int = 200
+    # A streamed answer's media type when it is not the Stream default (e.g. text/plain; charset=utf-8).
+    content_type: str | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -204,6 +207,8 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     # Called with the function's store once it exists, e.g. for metrics read from the database.
     on_store: list[Callable[[Store], None]] = field(default_factory=list)
+    # Called with the function's publisher once it exists, e.g. to publish what no single event causes.
+    on_publisher: list[Callable[[Publisher], None]] = field(default_factory=list)
     # The data model of each consumed type (catalog types and non-topic ones such as PingSource ticks).
     models: dict[str, type[EventData]] = field(default_factory=dict)
 
@@ -221,8 +226,10 @@ class FunctionSpec:
         return frozenset(event_type for event_type in self.handlers if event_type in CATALOG)
 
     def get(self, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
-            response: Mapping[str, Any] | None = None, errors: Sequence[int] = ()) -> None:
-        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors)))
+            response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),
+            content_type: str | None = None) -> None:
+        self.routes.append(Route("GET", pattern, view, summary, tuple(params), response, tuple(errors),
+                                 content_type=content_type))
 
     def write(self, method: str, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
               response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),

@@ -644,3 +644,22 @@ class PingTick(EventData):
     """A Knative PingSource's scheduled event; its data is whatever the PingSource's spec.data holds."""
 
     type_name: ClassVar[str] = "dev.knative.sources.ping"
+
+
+# ---- the audit log's signed checkpoints --------------------------------------------------------------
+
+class AuditCheckpointEvent(EventData):
+    """A signed checkpoint of the audit transparency log: `checkpoint` is the C2SP tlog-checkpoint signed
+    note (origin, tree size, base64 root, then Ed25519 signature lines), verifiable with the log's key."""
+
+    type_name: ClassVar[str] = "audit.checkpoints"
+    key_field: ClassVar[str] = "origin"
+
+    origin: str = Field(min_length=1, max_length=256)
+    tree_size: int = Field(ge=0)
+    root_hash: str = Field(min_length=44, max_length=44)  # base64 of the 32-byte root
+    checkpoint: str = Field(min_length=1, max_length=4096)
+    signed_at: UtcTime = Field(default_factory=utcnow)
+
+
+CATALOG[AuditCheckpointEvent.type_name] = AuditCheckpointEvent

@@ -151,7 +151,7 @@ def _streams(route: Route) -> str | None:
         return None
     if returned is Stream:
         default = Stream.__dataclass_fields__["content_type"].default
-        return str(default)
+        return route.content_type or str(default)
     return None
 
 

@@ -113,6 +113,8 @@ class FunctionApp:
         self._store_span = {"db.system": db_system}
         for attach in spec.on_store:
             attach(store)
+        for attach_publisher in spec.on_publisher:
+            attach_publisher(publisher)
 
     # ---- HTTP -----------------------------------------------------------------------------------
 

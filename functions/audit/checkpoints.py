@@ -1,76 +1,84 @@
-"""Signed checkpoints (HMAC-SHA256 over the canonical JSON of sequence, hash and time) and verifying
-the chain against them.
+"""Signed checkpoints of the audit log: C2SP tlog-checkpoint notes signed with the log's Ed25519 key.
 
-An outside party that keeps a checkpoint can later check that the log still contains exactly that
-head: verify fails if the chain disagrees with any checkpoint, or if a checkpoint's signature is bad.
+The signer key (PAYMESH_AUDIT_SIGNING_KEY, note's PRIVATE+KEY+<name>+... form) names the log: its name
+is the checkpoint origin. Without a key the log still keeps checkpoints, unsigned, under UNSIGNED_ORIGIN,
+and verification can then only compare roots, not prove who made them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from functions.audit import chain
-from functions.audit.repository import Repository
+from functions.audit import note
+from functions.audit.leaves import timestamp
+from shared.envelope import Envelope
+from shared.events import AuditCheckpointEvent
+
+UNSIGNED_ORIGIN = "paymesh-audit"
+SOURCE = "/paymesh/audit"
+CHECKPOINT_ID_NAMESPACE = uuid.UUID("3a4f1f0e-8d51-4c57-9a3b-0c5e2f7d9b61")
 
 
-class CheckpointError(Exception):
-    """A checkpoint cannot be made or used (no key configured, unknown id, purged)."""
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    note: str  # the signed note (or, unsigned, the bare checkpoint text)
 
 
-def _message(sequence: int, head_hash: str, created_at: datetime) -> bytes:
-    return chain.canonical_json({"sequence": sequence, "hash": head_hash,
-                                 "createdAt": chain.timestamp(created_at)}).encode()
+class Signing:
+    """The log's key: signs new checkpoints and opens held ones."""
+
+    def __init__(self, signer_key: str | None) -> None:
+        self.signer = note.Signer(signer_key) if signer_key else None
+        self.verifier = note.Verifier(note.verifier_of(signer_key)) if signer_key else None
+        self.origin = self.signer.name if self.signer else UNSIGNED_ORIGIN
+
+    def sign(self, size: int, root: bytes) -> Checkpoint:
+        text = note.format_checkpoint(self.origin, size, root)
+        signed = note.sign_note(text, self.signer).decode() if self.signer else text
+        return Checkpoint(self.origin, size, root, signed)
+
+    def open(self, message: str) -> Checkpoint:
+        """The checkpoint a note holds, its signature checked when the log has a key; ValueError if bad."""
+        if self.verifier is not None:
+            text = note.open_note(message.encode(), [self.verifier])
+        else:
+            text = message.split("\n\n", 1)[0] + "\n" if "\n\n" in message else message
+        origin, size, root = note.parse_checkpoint(text)
+        if origin != self.origin:
+            raise ValueError(f"checkpoint of {origin!r}, not of this log ({self.origin!r})")
+        return Checkpoint(origin, size, root, message)
 
 
-def sign(key: bytes, sequence: int, head_hash: str, created_at: datetime) -> str:
-    return hmac.new(key, _message(sequence, head_hash, created_at), hashlib.sha256).hexdigest()
-
-
-def signature_valid(key: bytes, checkpoint: Any) -> bool:
-    expected = sign(key, int(checkpoint.sequence), checkpoint.hash, checkpoint.created_at)
-    return hmac.compare_digest(expected, checkpoint.signature)
-
-
-def create(repository: Repository, key: bytes | None, now: datetime, note: str = "manual",
-           at: tuple[int, str] | None = None) -> Any:
-    """Sign the current head (or `at`), locking the head so no append slips in between."""
-    if not key:
-        raise CheckpointError("set PAYMESH_AUDIT_CHECKPOINT_KEY to sign checkpoints")
-    head = repository.lock_head()
-    sequence, head_hash = at or (head.sequence, head.hash)
-    return repository.insert_checkpoint({"sequence": sequence, "hash": head_hash, "created_at": now,
-                                         "note": note[:200], "signature": sign(key, sequence, head_hash, now)})
+def open_with(verifier_key: str, message: bytes) -> Checkpoint:
+    """A checkpoint held by an outside party, opened with the log's verifier key; ValueError if bad."""
+    verifier = note.Verifier(verifier_key)
+    origin, size, root = note.parse_checkpoint(note.open_note(message, [verifier]))
+    if origin != verifier.name:
+        raise ValueError("the checkpoint's origin is not the key's name")
+    return Checkpoint(origin, size, root, message.decode())
 
 
 def checkpoint_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "sequence": int(row.sequence), "hash": row.hash,
-            "createdAt": chain.timestamp(row.created_at), "note": row.note, "signature": row.signature,
-            "algorithm": "HMAC-SHA256"}
+    return {"size": int(row.size), "root": base64.b64encode(bytes(row.root)).decode(), "note": row.note,
+            "createdAt": timestamp(row.created_at)}
 
 
-def verify_log(repository: Repository, key: bytes | None, checkpoint_id: int | None = None) -> chain.Verification:
-    """Verify the chain from a checkpoint, or from its stored start, against every checkpoint held."""
-    head = repository.read_head()
-    checkpoints = repository.checkpoints()
-    if key:
-        for checkpoint in checkpoints:
-            if not signature_valid(key, checkpoint):
-                return chain.Verification(False, 0, head.sequence, head.hash, int(checkpoint.sequence),
-                                          f"checkpoint {checkpoint.id} has an invalid signature")
-    start: Any = None
-    if checkpoint_id is not None:
-        start = next((item for item in checkpoints if item.id == checkpoint_id), None)
-        if start is None:
-            raise CheckpointError(f"no checkpoint {checkpoint_id}")
-        if start.sequence < head.base_sequence:
-            raise CheckpointError(f"checkpoint {checkpoint_id} precedes the purged part of the chain")
-    elif head.base_sequence > 0 and not any(
-            item.sequence == head.base_sequence and item.hash == head.base_hash for item in checkpoints):
-        return chain.Verification(False, 0, head.sequence, head.hash, head.base_sequence + 1,
-                                  "the chain's purged start is not covered by a checkpoint")
-    begin = int(start.sequence) if start is not None else head.base_sequence
-    trusted = {int(item.sequence): item.hash for item in checkpoints if item.sequence > begin}
-    return chain.verify(repository, start=start, trusted=trusted)
+def event(checkpoint: Checkpoint, now: datetime) -> Envelope:
+    """The audit.checkpoints CloudEvent announcing `checkpoint`."""
+    data = AuditCheckpointEvent(origin=checkpoint.origin, tree_size=checkpoint.size,
+                                root_hash=base64.b64encode(checkpoint.root).decode(), checkpoint=checkpoint.note,
+                                signed_at=now)
+    event_id = uuid.uuid5(CHECKPOINT_ID_NAMESPACE, f"{checkpoint.origin}\x1f{checkpoint.size}")
+    attributes = {
+        "specversion": "1.0", "id": str(event_id),
+        "source": SOURCE, "type": AuditCheckpointEvent.type_name, "subject": checkpoint.origin,
+        "time": timestamp(now), "datacontenttype": "application/json", "partitionkey": checkpoint.origin,
+    }
+    return Envelope(attributes, data.wire())

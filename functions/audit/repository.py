@@ -20,35 +20,36 @@ from sqlalchemy import (
     not_,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlmodel import Session
 
-from functions.audit.chain import RECORD_KIND
 from functions.audit.models import (
-    CHAIN_HEAD_ID,
-    GENESIS_HASH,
-    AuditChainHead,
+    EMPTY_ROOT,
+    TREE_HEAD_ID,
     AuditCheckpoint,
     AuditLegalHold,
+    AuditPending,
+    AuditPurged,
     AuditRecord,
-    AuditTombstone,
+    AuditTreeHash,
+    AuditTreeHead,
     AuditUpstreamSequence,
 )
 from functions.audit.records import Filters
 
 RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
-HEAD = AuditChainHead.__table__  # type: ignore[attr-defined]
-TOMBSTONES = AuditTombstone.__table__  # type: ignore[attr-defined]
+PENDING = AuditPending.__table__  # type: ignore[attr-defined]
+HASHES = AuditTreeHash.__table__  # type: ignore[attr-defined]
+HEAD = AuditTreeHead.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+PURGED = AuditPurged.__table__  # type: ignore[attr-defined]
 HOLDS = AuditLegalHold.__table__  # type: ignore[attr-defined]
 SEQUENCES = AuditUpstreamSequence.__table__  # type: ignore[attr-defined]
-TOMBSTONE_KIND = RECORD_KIND + 1
-
-
-def _head(row: Any) -> AuditChainHead:
-    return AuditChainHead(id=row.id, sequence=row.sequence, hash=row.hash, base_sequence=row.base_sequence,
-                          base_hash=row.base_hash)
+# One integrator at a time per schema on PostgreSQL (a transaction-scoped advisory lock).
+INTEGRATOR_LOCK = "paymesh-audit-integrator"
+RECORD_KIND, PURGED_KIND = 0, 1
 
 
 def db_time(session: Session, value: datetime) -> datetime:
@@ -91,39 +92,97 @@ class Repository:
     def _write(self, statement: Executable) -> CursorResult[Any]:
         return cast(CursorResult[Any], self.session.execute(statement))
 
-    # ---- the chain ---------------------------------------------------------------------------------
+    @property
+    def is_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
-    def lock_head(self) -> AuditChainHead:
-        """The chain head, locked until the transaction ends (FOR UPDATE is a no-op on SQLite)."""
-        locked = select(HEAD).where(HEAD.c.id == CHAIN_HEAD_ID).with_for_update()
-        row = self.session.execute(locked).first()
+    # ---- ingest ------------------------------------------------------------------------------------
+
+    def insert_pending(self, values: Mapping[str, Any]) -> int:
+        new_id = self.session.execute(insert(PENDING).values(**values).returning(PENDING.c.id)).scalar_one()
+        return int(new_id)
+
+    def lock_integrator(self) -> None:
+        """Be the only integrator until this transaction ends (SQLite's write lock already is that)."""
+        if self.is_postgres:
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
+
+    def try_lock_integrator(self) -> bool:
+        """Become the integrator if no one is (SQLite: this transaction already holds the write lock)."""
+        if not self.is_postgres:
+            return True
+        return bool(self.session.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
+                    .scalar_one())
+
+    def take_pending(self, limit: int) -> list[Any]:
+        """Remove (up to `limit` of) the pending records and answer them, oldest first."""
+        oldest = select(PENDING.c.id).order_by(PENDING.c.id).limit(limit).scalar_subquery()
+        rows = self.session.execute(delete(PENDING).where(PENDING.c.id.in_(oldest)).returning(*PENDING.c)).all()
+        return sorted(rows, key=lambda row: int(row.id))
+
+    def read_head(self) -> Any:
+        row = self.session.execute(select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)).first()
         if row is None:  # tables made with create_all rather than the migration
-            self.session.execute(insert(HEAD).values(id=CHAIN_HEAD_ID, sequence=0, hash=GENESIS_HASH,
-                                                  base_sequence=0, base_hash=GENESIS_HASH))
-            row = self.session.execute(locked).one()
-        return _head(row)
+            self.session.execute(insert(HEAD).values(id=TREE_HEAD_ID, size=0, root=EMPTY_ROOT, checkpoint="",
+                                                     frontier=b""))
+            row = self.session.execute(select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)).one()
+        return row
 
-    def read_head(self) -> AuditChainHead:
-        row = self.session.execute(select(HEAD).where(HEAD.c.id == CHAIN_HEAD_ID)).first()
-        if row is None:
-            return AuditChainHead(id=CHAIN_HEAD_ID, sequence=0, hash=GENESIS_HASH, base_sequence=0,
-                                  base_hash=GENESIS_HASH)
-        return _head(row)
+    def move_head(self, size: int, root: bytes, checkpoint: str, frontier: bytes,
+                  kept_at: datetime | None = None) -> None:
+        values: dict[str, Any] = {"size": size, "root": root, "checkpoint": checkpoint, "frontier": frontier}
+        if kept_at is not None:
+            values["kept_at"] = kept_at
+        self.session.execute(update(HEAD).where(HEAD.c.id == TREE_HEAD_ID).values(**values))
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored hashes by index, in the order asked (a missing one is left out: the caller sees a short list)."""
+        wanted = sorted(set(indexes))
+        found = {int(row.hash_index): bytes(row.hash) for row in self.session.execute(
+            select(HASHES.c.hash_index, HASHES.c.hash).where(HASHES.c.hash_index.in_(wanted)))}
+        return [found[index] for index in indexes if index in found]
+
+    def hashes_from(self, first: int, batch: int) -> Iterator[tuple[int, bytes]]:
+        """Every stored hash from index `first` on, in index order."""
+        last = first - 1
+        while True:
+            rows = self.session.execute(select(HASHES.c.hash_index, HASHES.c.hash)
+                                        .where(HASHES.c.hash_index > last).order_by(HASHES.c.hash_index)
+                                        .limit(batch)).all()
+            for row in rows:
+                yield int(row.hash_index), bytes(row.hash)
+            if len(rows) < batch:
+                return
+            last = int(rows[-1].hash_index)
+
+    def insert_hashes(self, first: int, hashes: Sequence[bytes]) -> None:
+        if hashes:
+            self.session.execute(insert(HASHES), [{"hash_index": first + offset, "hash": value}
+                                                  for offset, value in enumerate(hashes)])
 
     def insert_records(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.session.execute(insert(RECORDS), list(rows))
+        if rows:
+            self.session.execute(insert(RECORDS), list(rows))
 
-    def move_head(self, sequence: int, head_hash: str) -> None:
-        self.session.execute(update(HEAD).where(HEAD.c.id == CHAIN_HEAD_ID).values(sequence=sequence, hash=head_hash))
+    def insert_checkpoint(self, size: int, root: bytes, note: str, created_at: datetime) -> None:
+        self.session.execute(insert(CHECKPOINTS).values(size=size, root=root, note=note, created_at=created_at))
 
-    def move_base(self, sequence: int, base_hash: str) -> None:
-        self.session.execute(update(HEAD).where(HEAD.c.id == CHAIN_HEAD_ID)
-                             .values(base_sequence=sequence, base_hash=base_hash))
+    def latest_checkpoint(self) -> Any:
+        return self.session.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.size.desc()).limit(1)).first()
 
-    def chain_rows(self, after: int, batch: int) -> Iterator[tuple[int, int, Any]]:
-        """Records and tombstones after `after`, merged in sequence order: (sequence, kind, row)."""
+    def checkpoints(self, limit: int | None = None) -> list[Any]:
+        """Stored checkpoints, newest first (all of them without a limit)."""
+        statement = select(CHECKPOINTS).order_by(CHECKPOINTS.c.size.desc())
+        if limit is not None:
+            statement = statement.limit(limit)
+        return list(self.session.execute(statement).all())
+
+    # ---- verification ------------------------------------------------------------------------------
+
+    def log_rows(self, batch: int) -> Iterator[tuple[int, int, Any]]:
+        """Records and purged records merged in sequence order: (sequence, kind, row)."""
         def rows(table: Any, kind: int) -> Iterator[tuple[int, int, Any]]:
-            last = after
+            last = 0
             while True:
                 page = self.session.execute(select(table).where(table.c.sequence > last)
                                             .order_by(table.c.sequence).limit(batch)).all()
@@ -133,26 +192,22 @@ class Repository:
                     return
                 last = int(page[-1].sequence)
 
-        return heapq.merge(rows(RECORDS, RECORD_KIND), rows(TOMBSTONES, TOMBSTONE_KIND))
-
-    # ---- checkpoints -------------------------------------------------------------------------------
-
-    def insert_checkpoint(self, values: Mapping[str, Any]) -> Any:
-        new_id = self.session.execute(insert(CHECKPOINTS).values(**values).returning(CHECKPOINTS.c.id)).scalar_one()
-        return self.session.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.id == new_id)).one()
-
-    def checkpoints(self) -> list[Any]:
-        return list(self.session.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.id)).all())
+        return heapq.merge(rows(RECORDS, RECORD_KIND), rows(PURGED, PURGED_KIND))
 
     # ---- compliance rules --------------------------------------------------------------------------
 
     def failed_event_ids(self, customer_id: str, actions: Sequence[str], after: datetime,
                          until: datetime) -> list[str]:
-        """Event ids of `actions` for a customer with occurred_at in (after, until], in time order."""
-        statement = (select(RECORDS.c.event_id).where(
-            RECORDS.c.customer_id == customer_id, RECORDS.c.action.in_(actions),
-            RECORDS.c.occurred_at > after, RECORDS.c.occurred_at <= until)
-            .order_by(RECORDS.c.occurred_at, RECORDS.c.sequence))
+        """Event ids of `actions` for a customer with occurred_at in (after, until], integrated or pending,
+        in time order (integrated before pending, each in the order it will hold in the log)."""
+        def matching(table: Any, order: Any, kind: int) -> Select[Any]:
+            return select(table.c.event_id, table.c.occurred_at, order.label("position"),
+                          literal(kind).label("kind")).where(
+                table.c.customer_id == customer_id, table.c.action.in_(actions),
+                table.c.occurred_at > after, table.c.occurred_at <= until)
+
+        both = union_all(matching(RECORDS, RECORDS.c.sequence, 0), matching(PENDING, PENDING.c.id, 1)).subquery()
+        statement = select(both.c.event_id).order_by(both.c.occurred_at, both.c.kind, both.c.position)
         return list(self.session.execute(statement).scalars())
 
     def upstream_event_id(self, stream: str, sequence: int) -> str | None:
@@ -167,7 +222,7 @@ class Repository:
 
     def remember_upstream(self, stream: str, sequence: int, event_id: str, seen_at: datetime) -> None:
         self.session.execute(insert(SEQUENCES).values(stream=stream, sequence=sequence, event_id=event_id,
-                                                   seen_at=seen_at))
+                                                      seen_at=seen_at))
 
     # ---- reading -----------------------------------------------------------------------------------
 
@@ -181,6 +236,12 @@ class Repository:
 
     def find(self, record_id: str) -> Any:
         return self.session.execute(select(RECORDS).where(RECORDS.c.record_id == record_id)).first()
+
+    def find_purged(self, record_id: str) -> Any:
+        return self.session.execute(select(PURGED).where(PURGED.c.record_id == record_id)).first()
+
+    def record_at(self, sequence: int) -> Any:
+        return self.session.execute(select(RECORDS).where(RECORDS.c.sequence == sequence)).first()
 
     # ---- legal holds -------------------------------------------------------------------------------
 
@@ -219,24 +280,12 @@ class Repository:
         purgeable = int(self.session.execute(count.where(expired, unheld)).scalar_one())
         return total, purgeable
 
-    def tombstone_expired(self, cutoff: datetime, now: datetime) -> int:
-        """Turn every expired, un-held record into a tombstone; answer how many records went."""
+    def purge_expired(self, cutoff: datetime, now: datetime) -> int:
+        """Remove the content of every expired, un-held record, noting it as purged; answer how many."""
         expired, unheld = self._expired(cutoff)
-        self.session.execute(insert(TOMBSTONES).from_select(
-            ["sequence", "prev_hash", "hash", "purged_at"],
-            select(RECORDS.c.sequence, RECORDS.c.prev_hash, RECORDS.c.hash,
-                   literal(db_time(self.session, now), TOMBSTONES.c.purged_at.type)).where(expired, unheld)))
-        deleted = self._write(delete(RECORDS).where(RECORDS.c.sequence.in_(select(TOMBSTONES.c.sequence))))
+        self.session.execute(insert(PURGED).from_select(
+            ["sequence", "record_id", "purged_at"],
+            select(RECORDS.c.sequence, RECORDS.c.record_id,
+                   literal(db_time(self.session, now), PURGED.c.purged_at.type)).where(expired, unheld)))
+        deleted = self._write(delete(RECORDS).where(RECORDS.c.sequence.in_(select(PURGED.c.sequence))))
         return int(deleted.rowcount)
-
-    def oldest_record_sequence(self) -> int | None:
-        oldest = self.session.execute(select(func.min(RECORDS.c.sequence))).scalar()
-        return int(oldest) if oldest is not None else None
-
-    def tombstone_hash(self, sequence: int) -> str:
-        found: str = self.session.execute(select(TOMBSTONES.c.hash).where(TOMBSTONES.c.sequence == sequence)
-                                       ).scalar_one()
-        return found
-
-    def drop_tombstones_through(self, sequence: int) -> None:
-        self.session.execute(delete(TOMBSTONES).where(TOMBSTONES.c.sequence <= sequence))

@@ -1,17 +1,20 @@
-"""Read-only HTTP routes: the query API, export, verification and checkpoints.
+"""Read-only HTTP routes: the query API, export, checkpoints, proofs and verification.
 
 Query strings are read only through Query.text/integer/time, so a bad value is a 400 naming it.
 """
 
 from __future__ import annotations
 
-from functions.audit import checkpoints, records, retention
+import base64
+
+from functions.audit import checkpoints, records, retention, tlog, verification
+from functions.audit.checkpoints import Signing
 from functions.audit.records import DEFAULT_LIMIT, FILTERS, MAX_LIMIT, Filters
 from functions.audit.repository import Repository, export_batched
-from functions.audit.settings import AuditSettings
 from shared.contract import Query, Reply, Stream, bad_query
 
-ID_MAX = 2**63 - 1
+SIZE_MAX = tlog.SIZE_MAX
+CHECKPOINTS_LIMIT_MAX = 1000
 
 
 def filters(q: Query) -> Filters:
@@ -19,11 +22,21 @@ def filters(q: Query) -> Filters:
     return Filters(equals, q.time("from"), q.time("to"))
 
 
-class AuditRoutes:
-    """The routes, bound to the function's settings at wiring time."""
+def required_integer(q: Query, name: str, low: int) -> int:
+    if q.text(name) is None:
+        raise bad_query(name, "required", f"{name} is required")
+    return q.integer(name, low, low, SIZE_MAX)
 
-    def __init__(self, settings: AuditSettings) -> None:
-        self.settings = settings
+
+def _hashes(proof: list[bytes]) -> list[str]:
+    return [base64.b64encode(value).decode() for value in proof]
+
+
+class AuditRoutes:
+    """The routes, bound to the log's key at wiring time."""
+
+    def __init__(self, signing: Signing) -> None:
+        self.signing = signing
 
     def list_events(self, q: Query) -> Reply:
         """`{"items": [...], "nextCursor": str | None}`, ordered by (occurred_at, sequence)."""
@@ -38,10 +51,14 @@ class AuditRoutes:
                       "nextCursor": records.encode_cursor(rows[-1]) if more else None})
 
     def get_event(self, q: Query) -> Reply:
-        found = Repository(q.session).find(q.params["id"])
-        if found is None:
-            return Reply({"error": "not_found", "message": f"no audit record {q.params['id']}"}, 404)
-        return Reply(records.record_json(found))
+        repository = Repository(q.session)
+        found = repository.find(q.params["id"])
+        if found is not None:
+            return Reply(records.record_json(found))
+        purged = repository.find_purged(q.params["id"])
+        if purged is not None:
+            return Reply(records.purged_json(purged))
+        return Reply({"error": "not_found", "message": f"no audit record {q.params['id']}"}, 404)
 
     def export_events(self, q: Query) -> Stream:
         """JSON lines, streamed in keyset batches; bad parameters are answered 400 before streaming starts."""
@@ -49,16 +66,43 @@ class AuditRoutes:
         return Stream(lambda open_session: (records.json_line(records.record_json(row))
                                             for row in export_batched(open_session, chosen)))
 
-    def verify_chain(self, q: Query) -> Reply:
-        checkpoint_id = q.integer("checkpoint", 0, 1, ID_MAX) or None
-        try:
-            result = checkpoints.verify_log(Repository(q.session), self.settings.checkpoint_key(), checkpoint_id)
-        except checkpoints.CheckpointError as error:
-            raise bad_query("checkpoint", "checkpoint", str(error)) from None
-        return Reply(result.to_json())
+    def checkpoint(self, q: Query) -> Stream:
+        """The newest signed checkpoint, as the note's text."""
+        head = Repository(q.session).read_head()
+        # before the first integration: the empty tree's checkpoint
+        note = head.checkpoint or self.signing.sign(0, bytes(32)).note
+        return Stream(lambda _open_session: iter([note]), content_type="text/plain; charset=utf-8")
+
+    def _size(self, q: Query, repository: Repository) -> int:
+        size = required_integer(q, "size", 1)
+        if size > int(repository.read_head().size):
+            raise bad_query("size", "range", "size must not exceed the size of the newest checkpoint")
+        return size
+
+    def inclusion_proof(self, q: Query) -> Reply:
+        repository = Repository(q.session)
+        index = required_integer(q, "index", 0)
+        size = self._size(q, repository)
+        if index >= size:
+            raise bad_query("index", "range", "index must be less than size")
+        proof = tlog.prove_record(size, index, repository.read_hashes)
+        return Reply({"index": index, "size": size, "hashes": _hashes(proof)})
+
+    def consistency_proof(self, q: Query) -> Reply:
+        repository = Repository(q.session)
+        old_size = required_integer(q, "from", 1)
+        size = self._size(q, repository)
+        if old_size > size:
+            raise bad_query("from", "range", "from must not exceed size")
+        proof = tlog.prove_tree(size, old_size, repository.read_hashes)
+        return Reply({"from": old_size, "size": size, "hashes": _hashes(proof)})
+
+    def verify_log(self, q: Query) -> Reply:
+        return Reply(verification.verify(Repository(q.session), self.signing).to_json())
 
     def list_checkpoints(self, q: Query) -> Reply:
-        rows = Repository(q.session).checkpoints()
+        limit = q.integer("limit", 100, 1, CHECKPOINTS_LIMIT_MAX)
+        rows = Repository(q.session).checkpoints(limit)
         return Reply({"items": [checkpoints.checkpoint_json(row) for row in rows]})
 
     def list_holds(self, q: Query) -> Reply:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from functions.audit.models import AuditRecord
+from functions.audit.leaves import NewRecord
 from functions.audit.sensitive import Finding
 from shared.events import ComplianceAlert
 from shared.money import Money, MoneyError
@@ -86,7 +86,7 @@ def _amounts(details: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
             yield Money(currency, minor).amount, currency
 
 
-def large_transaction(record: AuditRecord, details: dict[str, Any], settings: RuleSettings) -> ComplianceAlert | None:
+def large_transaction(record: NewRecord, details: dict[str, Any], settings: RuleSettings) -> ComplianceAlert | None:
     for amount, currency in _amounts(details):
         threshold_text = settings.large_thresholds.get(str(currency))
         if threshold_text is None:
@@ -104,7 +104,7 @@ def large_transaction(record: AuditRecord, details: dict[str, Any], settings: Ru
     return None
 
 
-def failed_payments(history: History, record: AuditRecord, settings: RuleSettings) -> ComplianceAlert | None:
+def failed_payments(history: History, record: NewRecord, settings: RuleSettings) -> ComplianceAlert | None:
     if record.action not in FAILED_PAYMENT_ACTIONS or not record.customer_id:
         return None
     event_ids = history.failed_event_ids(record.customer_id, FAILED_PAYMENT_ACTIONS,
@@ -118,14 +118,14 @@ def failed_payments(history: History, record: AuditRecord, settings: RuleSetting
                       subject=record.customer_id, event_ids=event_ids, raised_at=record.recorded_at)
 
 
-def ledger_rejection(record: AuditRecord) -> ComplianceAlert | None:
+def ledger_rejection(record: NewRecord) -> ComplianceAlert | None:
     if record.action != "transaction.rejected":
         return None
     return make_alert("ledger-rejection", "medium", f"ledger rejected transaction {record.subject}",
                       subject=record.subject, event_ids=[record.event_id], raised_at=record.recorded_at)
 
 
-def sensitive_data(record: AuditRecord, findings: list[Finding]) -> list[ComplianceAlert]:
+def sensitive_data(record: NewRecord, findings: list[Finding]) -> list[ComplianceAlert]:
     alerts = []
     pans = sorted({finding.path for finding in findings if finding.kind == "pan"})
     if pans:
@@ -141,7 +141,7 @@ def sensitive_data(record: AuditRecord, findings: list[Finding]) -> list[Complia
     return alerts
 
 
-def upstream_sequence(history: History, record: AuditRecord, metadata: dict[str, Any]) -> ComplianceAlert | None:
+def upstream_sequence(history: History, record: NewRecord, metadata: dict[str, Any]) -> ComplianceAlert | None:
     sequence = metadata.get("sequence")
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         return None
@@ -163,7 +163,7 @@ def upstream_sequence(history: History, record: AuditRecord, metadata: dict[str,
     return None
 
 
-def evaluate(history: History, record: AuditRecord, details: dict[str, Any], *, metadata: dict[str, Any],
+def evaluate(history: History, record: NewRecord, details: dict[str, Any], *, metadata: dict[str, Any],
              findings: list[Finding], settings: RuleSettings) -> list[ComplianceAlert]:
     alerts: list[ComplianceAlert | None] = [
         large_transaction(record, details, settings),

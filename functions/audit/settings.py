@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, PositiveInt, SecretStr
 
+from functions.audit.checkpoints import Signing
 from functions.audit.rules import RuleSettings
 from shared.config import RuntimeSettings
 
@@ -14,7 +15,8 @@ SEVEN_YEARS_DAYS = 7 * 365 + 2  # leap days included
 
 class AuditSettings(RuntimeSettings):
     audit_retention_days: PositiveInt = Field(default=SEVEN_YEARS_DAYS, description="records kept this long")
-    audit_checkpoint_key: SecretStr | None = Field(default=None, description="HMAC-SHA256 key of checkpoints")
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 signer key of checkpoints, PRIVATE+KEY+<name>+... (paymesh audit keygen)")
     audit_large_transaction_thresholds: dict[str, str] = Field(
         default_factory=lambda: {"USD": "10000", "EUR": "10000", "GBP": "10000", "CHF": "10000",
                                  "JPY": "1500000"},
@@ -22,11 +24,10 @@ class AuditSettings(RuntimeSettings):
     audit_failed_payments_threshold: PositiveInt = 5
     audit_failed_payments_window_minutes: PositiveInt = 60
 
-    def checkpoint_key(self) -> bytes | None:
-        """The checkpoint key's bytes, or None when none is configured."""
-        if self.audit_checkpoint_key is None:
-            return None
-        return self.audit_checkpoint_key.get_secret_value().encode()
+    def signing(self) -> Signing:
+        """The log's checkpoint key; ValueError (without the key text) when the key is malformed."""
+        key = self.audit_signing_key.get_secret_value() if self.audit_signing_key is not None else None
+        return Signing(key)
 
     def rule_settings(self) -> RuleSettings:
         return RuleSettings(

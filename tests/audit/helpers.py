@@ -13,11 +13,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from functions.audit.app import AuditSettings, build_spec
+from functions.audit.checkpoints import Signing
+from functions.audit.note import generate_key
 from shared.publish import MemoryPublisher
 from shared.store import Store
 from tests.support import build_app, flask_client, post_event, temporary_store
 
-KEY = "test-checkpoint-key"
+SIGNER_KEY, VERIFIER_KEY = generate_key("audit.test")
 TOPIC = {"payments": "audit.payment-events", "ledger": "audit.ledger-events",
          "notifications": "audit.notification-events"}
 
@@ -42,6 +44,10 @@ class Audit:
         with self.store.engine.begin() as connection:
             return connection.execute(text(sql), params)
 
+    @property
+    def signing(self) -> Signing:
+        return self.settings.signing()
+
     def alerts(self) -> list[dict[str, Any]]:
         return [dict(item.data or {}) for item in self.publisher.of_type("audit.compliance-alerts")]
 
@@ -56,7 +62,7 @@ def event(service: str = "payments", **data: Any) -> dict[str, Any]:
 
 @contextmanager
 def audit_function(backend: str, tmp_path: Path, **settings: Any) -> Iterator[Audit]:
-    config = AuditSettings(audit_checkpoint_key=KEY, **settings)
+    config = AuditSettings(audit_signing_key=SIGNER_KEY, **settings)
     spec = build_spec(config)
     with temporary_store(backend, "audit", spec.migrations, tmp_path) as store:
         publisher = MemoryPublisher()

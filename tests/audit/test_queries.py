@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from functions.audit import chain
-from functions.audit.models import GENESIS_HASH
+from functions.audit import note, tlog
+from functions.audit.canonical import canonical_json
+from functions.audit.leaves import leaf_bytes
 from functions.audit.records import Filters, json_line, record_json
 from functions.audit.repository import export_batched
 from shared.contract import parse_time
-from tests.audit.helpers import Audit, audit_function
+from tests.audit.helpers import VERIFIER_KEY, Audit, audit_function
 from tests.support import reply_json
 
 
@@ -127,20 +129,24 @@ def test_export_round_trips_and_reverifies(audit: Audit) -> None:
     lines = [json_line(record_json(row)) for row in export_batched(audit.store.session, Filters({}))]
     parsed = [json.loads(line) for line in lines]
     assert len(parsed) == 12 and all(line.endswith("\n") for line in lines)
-    # Every exported line carries what its hash covers: an outside party can re-check the chain.
-    previous = GENESIS_HASH
+    # Every exported line carries its leaf: an outside party can rebuild the tree and compare its root.
+    rebuilt: dict[int, bytes] = {}
+    leaves = []
     for item in parsed:
-        row = type("Row", (), {
-            "sequence": item["sequence"], "record_id": item["id"], "event_source": item["source"],
-            "event_id": item["eventId"], "event_type": item["eventType"], "service": item["service"],
-            "action": item["action"], "outcome": item["outcome"], "actor": item["actor"], "subject": item["subject"],
+        leaf = base64.b64decode(item["leaf"])
+        assert leaf == leaf_bytes(type("Row", (), {
+            "record_id": item["id"], "event_source": item["source"], "event_id": item["eventId"],
+            "event_type": item["eventType"], "service": item["service"], "action": item["action"],
+            "outcome": item["outcome"], "actor": item["actor"], "subject": item["subject"],
             "correlation_id": item["correlationId"], "customer_id": item["customerId"],
-            "occurred_at": parse_time("t", item["occurredAt"]),
-            "recorded_at": parse_time("t", item["recordedAt"]),
-            "data": chain.canonical_json(item["data"]), "prev_hash": item["prevHash"]})
-        assert item["prevHash"] == previous
-        assert chain.compute_hash(row) == item["hash"]
-        previous = item["hash"]
+            "occurred_at": parse_time("t", item["occurredAt"]), "recorded_at": parse_time("t", item["recordedAt"]),
+            "data": canonical_json(item["data"])}))
+        leaves.append(leaf)
+    rebuilt.update(enumerate(tlog.stored_hashes_batch(0, leaves, lambda indexes: [rebuilt[i] for i in indexes])))
+    root = tlog.tree_hash(12, lambda indexes: [rebuilt[i] for i in indexes])
+    _, size, signed_root = note.parse_checkpoint(
+        note.open_note(audit.get("/checkpoint").data, [note.Verifier(VERIFIER_KEY)]))
+    assert (size, signed_root) == (12, root)
 
 
 def test_query_at_scale_uses_the_filter_index(backend: str, tmp_path: Path) -> None:

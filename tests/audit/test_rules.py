@@ -125,7 +125,7 @@ def test_alerts_are_counted_and_redelivery_does_not_realert(audit: Audit) -> Non
         audit.post("ledger", event_id="rej-1", action="transaction.rejected", subject="txn_1")
     assert violations() == before + 1
     assert len(audit.publisher.of_type("audit.compliance-alerts")) == 2  # the stored outcome, re-published
-    assert len({event.id for event in audit.publisher.events}) == 1
+    assert len({event.id for event in audit.publisher.of_type("audit.compliance-alerts")}) == 1
     assert REGISTRY.get_sample_value("audit_events_total", {"service": "ledger", "outcome": "success"})
 
 

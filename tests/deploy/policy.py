@@ -90,8 +90,9 @@ def source_rules(doc: Document) -> Iterator[str]:
         yield f"{name}: delivery.deadLetterSink must reference a KafkaSink (without one failed events are lost)"
     if spec.get("initialOffset") != "earliest":
         yield f"{name}: initialOffset must be earliest"
-    if spec.get("ordering") != "ordered":
-        yield f"{name}: ordering must be ordered"
+    unordered_because = doc["metadata"].get("annotations", {}).get("paymesh.dev/unordered-because")
+    if spec.get("ordering") != "ordered" and not (spec.get("ordering") == "unordered" and unordered_because):
+        yield f"{name}: ordering must be ordered (or unordered with a paymesh.dev/unordered-because annotation)"
     sasl, tls = spec.get("net", {}).get("sasl", {}), spec.get("net", {}).get("tls", {})
     if sasl.get("enable") is not True or any("secretKeyRef" not in sasl.get(k, {}) for k in ("user", "password", "type")):
         yield f"{name}: net.sasl must be enabled with user, password and type from secretKeyRefs"

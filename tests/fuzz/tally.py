@@ -16,13 +16,7 @@ DERANDOMIZE = os.environ.get("PAYMESH_FUZZ_RANDOM") != "1"
 
 # Function-specific findings the shared layer cannot fix, owned by the function's helper: reported in the
 # summary, not failed on. (function, route or type, start of the problem) -> why it is known.
-KNOWN: dict[tuple[str, str, str], str] = {
-    ("audit", "/events", "raised OverflowError"):
-        "functions/audit/queries.py: decode_cursor does not bound a cursor's sequence to 63 bits (SQLite), and "
-        "its own parse_time lets from/to near year 1 or 9999 overflow (shared.contract.parse_time does not)",
-    ("audit", "/export", "raised OverflowError"):
-        "functions/audit/queries.py: its own parse_time lets from/to near year 1 or 9999 overflow",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def known(function: str, target: str, problem: str) -> bool:

@@ -23,7 +23,8 @@ from tests.support import post_event
 
 # The names routes read today, plus ones they may read tomorrow: a reader that does not know a name ignores it.
 PARAMETERS = ("cursor", "limit", "from", "to", "currency", "active", "checkpoint", "subject", "service", "action",
-              "outcome", "correlationId", "customerId", "eventType", "actor", "status", "since", "until", "offset")
+              "outcome", "correlationId", "customerId", "eventType", "actor", "status", "since", "until", "offset",
+              "index", "size")
 QUERY_VALUES = {
     **{name: value for name, value in STRINGS.items() if len(value) < 5000},
     **{f"attr_{name}": value for name, value in ATTRIBUTE_VALUES.items()},
@@ -46,6 +47,7 @@ AIMED = {
 }
 AIMED["to"] = AIMED["from"]
 AIMED["offset"] = AIMED["limit"]
+AIMED["index"] = AIMED["size"] = AIMED["limit"]
 PATH_VALUES = {**{name: value for name, value in STRINGS.items() if 0 < len(value) < 5000 and "\x00" not in value},
                "ok_account": "merchant:mer_1", "ok_id": "1", "huge_int": str(2**70), "negative": "-1",
                "dot": ".", "slash_encoded": "a%2Fb"}
