@@ -114,7 +114,7 @@ def up(
 
             print_result(run_demo(local.broker.bootstrap, local.urls,
                                   sandbox_url=local.sandbox.url if local.sandbox is not None else None,
-                                  headers=local.auth_headers("reader")), console)
+                                  headers=local.auth_headers("admin")), console)
         serving.set()
         _serve(watcher, local.engine, stop, live)
     except KeyboardInterrupt:
@@ -183,7 +183,7 @@ def demo(
         console.print(f"[red]paymesh demo: {escape(str(error))}[/]")
         raise typer.Exit(2) from None
     urls = running_state(home).get("functions") or {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
-    headers = {"Authorization": f"Bearer {issued_token(home)}"} if running_state(home).get("issuer") else None
+    headers = {"Authorization": f"Bearer {issued_token(home, 'admin')}"} if running_state(home).get("issuer") else None
     result = run_demo(servers, urls, timeout=timeout, sandbox_url=running_state(home).get("sandbox"), headers=headers)
     print_result(result, console)
     if not result.complete:

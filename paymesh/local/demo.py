@@ -159,14 +159,15 @@ def _outbox(sandbox_url: str) -> list[dict[str, Any]]:
 
 def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float = 45.0,
              sandbox_url: str | None = None, headers: Mapping[str, str] | None = None) -> DemoResult:
-    """`headers`: for the query routes (a reader's `Authorization` when the set runs with authentication)."""
+    """`headers`: for the query routes and the webhook endpoint registry (an admin's `Authorization` when the set
+    runs with authentication: registering the demo merchant's endpoint is an administrative route)."""
     urls = {**DEFAULT_URLS, **(urls or {})}
     run = uuid.uuid4().hex[:6]
     reader = TopicReader(bootstrap, all_topics())
     before = len(_outbox(sandbox_url)) if sandbox_url else 0
     with webhook_receiver() as hooks:
         started = time.monotonic()
-        endpoint = register_endpoint(urls["notifications"], f"{hooks.url}/merchant")
+        endpoint = register_endpoint(urls["notifications"], f"{hooks.url}/merchant", headers)
         events = scenario(run, hooks.url)
         produce(bootstrap, events)
         seen = reader.read_until(lambda items: _outcomes_complete(run, items), timeout)
@@ -189,7 +190,7 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
     result = DemoResult(run, len(events), seen, seconds, complete, webhooks=received, sandbox_url=sandbox_url,
                         endpoint=endpoint)
     if endpoint is not None and endpoint.startswith("ep_"):
-        result.merchant_webhooks = merchant_messages(urls["notifications"], endpoint)
+        result.merchant_webhooks = merchant_messages(urls["notifications"], endpoint, headers)
     result.dispute = dispute
     if sandbox_url:
         arrived = [str(item.get("channel")) for item in _outbox(sandbox_url)[before:]]
@@ -203,13 +204,13 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
     return result
 
 
-def register_endpoint(notifications_url: str, url: str) -> str:
+def register_endpoint(notifications_url: str, url: str, headers: Mapping[str, str] | None = None) -> str:
     """Register the demo merchant's endpoint: its id, or what went wrong."""
     body = {"merchantId": MERCHANT, "url": url, "description": "paymesh demo",
             "eventTypes": ["payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
                            "payments.refund-failed"]}
     try:
-        response = httpx.post(f"{notifications_url}/endpoints", json=body, timeout=5)
+        response = httpx.post(f"{notifications_url}/endpoints", json=body, timeout=5, headers=dict(headers or {}))
     except httpx.HTTPError as error:
         return f"not registered: {type(error).__name__}"
     if response.status_code != 201:
@@ -217,13 +218,14 @@ def register_endpoint(notifications_url: str, url: str) -> str:
     return str(response.json()["id"])
 
 
-def merchant_messages(notifications_url: str, endpoint: str) -> list[dict[str, Any]]:
+def merchant_messages(notifications_url: str, endpoint: str,
+                      headers: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The endpoint's messages, oldest first, each with its attempts."""
-    answer = _get(f"{notifications_url}/endpoints/{endpoint}/messages")
+    answer = _get(f"{notifications_url}/endpoints/{endpoint}/messages", headers)
     messages = answer.get("messages") if isinstance(answer, dict) else None
     found = []
     for message in reversed(messages if isinstance(messages, list) else []):
-        attempts = _get(f"{notifications_url}/messages/{message.get('id')}/attempts")
+        attempts = _get(f"{notifications_url}/messages/{message.get('id')}/attempts", headers)
         found.append({**message, "attempts": attempts.get("attempts", []) if isinstance(attempts, dict) else []})
     return found
 

@@ -110,7 +110,7 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     assert local.broker is not None
     assert local.sandbox is not None  # LocalSet starts the provider sandbox by default
     result = run_demo(local.broker.bootstrap, local.urls, timeout=30, sandbox_url=local.sandbox.url,
-                      headers=local.auth_headers("reader"))
+                      headers=local.auth_headers("admin"))
     assert result.complete, [(item.topic, item.data) for item in result.seen]
     failed = {item.data["paymentId"]: item.data["reason"] for item in result.of("payments.payment-failed")}
     assert failed == {f"pay_declined_{result.run}": "card_declined", f"pay_fraud_{result.run}": "fraud_declined"}
