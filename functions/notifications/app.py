@@ -28,6 +28,7 @@ from shared.events import (
     PaymentFailed,
     PaymentProcessed,
 )
+from shared.store import Store
 
 __all__ = ["NotificationsSettings", "build_spec", "channels"]
 
@@ -65,4 +66,6 @@ def build_spec(settings: NotificationsSettings) -> FunctionSpec:
     spec.on(PaymentProcessed, handlers.payment_processed)
     spec.on(PaymentFailed, handlers.payment_failed)
     spec.get("/notifications/{notification_id}", notification_view)
+    # A delivery commits its claim before it sends, so it cannot share a transaction with other events.
+    spec.on_store.append(Store.commit_each_alone)
     return spec
