@@ -27,7 +27,7 @@ from shared.envelope import Envelope, dumps
 from shared.errors import EventError, FieldProblem, TransientError
 from shared.events import CATALOG, EventData
 from shared.ingress import Incoming, parse, unwrap_kafka_record
-from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging
+from shared.observability import EVENTS_HANDLED, HANDLER_SECONDS, child_traceparent, configure_logging, log_fast
 from shared.publish import Publisher, build_publisher
 from shared.store import Store
 
@@ -64,6 +64,10 @@ def _correlation_id(attributes: Mapping[str, str], data: Any) -> str:
     return attributes["id"]
 
 
+def _too_large(limit: int) -> EventError:
+    return EventError.field(413, "payload_too_large", "body", "max_bytes", f"the body must be at most {limit} bytes")
+
+
 def _validation_problems(error: ValidationError, prefix: str) -> list[FieldProblem]:
     problems = []
     for item in error.errors():
@@ -92,6 +96,7 @@ class FunctionApp:
         self.publisher = publisher
         self.source = f"/paymesh/{spec.name}"
         self._consumes = spec.consumes
+        self._metric_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         for attach in spec.on_store:
             attach(store)
 
@@ -153,13 +158,11 @@ class FunctionApp:
 
     def _read_body(self, request: flask.Request) -> bytes:
         limit = self.settings.body_bytes_max
-        too_large = EventError.field(413, "payload_too_large", "body", "max_bytes",
-                                     f"the body must be at most {limit} bytes")
         if request.content_length is not None and request.content_length > limit:
-            raise too_large
+            raise _too_large(limit)
         body = request.stream.read(limit + 1)
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
         return body
 
     def receive(self, request: flask.Request) -> flask.Response:
@@ -244,10 +247,10 @@ class FunctionApp:
             raise
         finally:
             duration = time.perf_counter() - started
-            EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
-            HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
-            log.info("event handled", extra=self._log_fields(event, outcome=outcome,
-                                                            duration_ms=round(duration * 1000, 2)))
+            self._count(event.type, outcome, duration)
+            if log.isEnabledFor(logging.INFO):
+                log_fast(log, logging.INFO, "event handled",
+                         self._log_fields(event, outcome=outcome, duration_ms=round(duration * 1000, 2)))
 
     def _run_once(self, event: Inbound) -> tuple[list[dict[str, Any]], bool]:
         handler = self.spec.handlers[event.type]
@@ -295,6 +298,17 @@ class FunctionApp:
             "traceparent": child_traceparent(event.traceparent, event_id),
         }
         return Envelope(attributes, data.wire())
+
+    def _count(self, event_type: str, outcome: str, duration: float) -> None:
+        # The labelled metric children are looked up once per (type, outcome), not per event.
+        key = (event_type, outcome)
+        children = self._metric_children.get(key)
+        if children is None:
+            children = (EVENTS_HANDLED.labels(self.spec.name, event_type, outcome),
+                        HANDLER_SECONDS.labels(self.spec.name, event_type))
+            self._metric_children[key] = children
+        children[0].inc()
+        children[1].observe(duration)
 
     # ---- logging --------------------------------------------------------------------------------
 
