@@ -17,8 +17,17 @@ from sqlmodel import Session
 
 from functions.ledger import repository
 from functions.ledger.accounts import AccountRule, AccountSpec
-from functions.ledger.double_entry import BalanceView, Key, Leg, Totals, check_balanced, fingerprint, view, violations
-from functions.ledger.models import LedgerBalance
+from functions.ledger.double_entry import (
+    BalanceView,
+    HasTotals,
+    Key,
+    Leg,
+    Totals,
+    check_balanced,
+    fingerprint,
+    view,
+    violations,
+)
 from shared.errors import invalid_data
 
 Status = Literal["posted", "pending", "voided", "rejected", "unchanged"]
@@ -45,9 +54,9 @@ class Ledger:
                metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
         check_balanced(legs)
         print_ = fingerprint(legs)
-        previous = repository.transaction(self.session, transaction_id)
+        previous = repository.transaction_fingerprint(self.session, transaction_id)
         if previous is not None:
-            if previous.fingerprint != print_:
+            if previous != print_:
                 raise invalid_data("transactionId", "unique",
                                    f"transaction {transaction_id!r} already exists with other postings")
             return Outcome("unchanged", transaction_id, legs, self._views(legs))
@@ -104,7 +113,7 @@ class Ledger:
         repository.resolve_transaction(self.session, transaction_id, target, self.now)
         return self._outcome(target, transaction_id, legs, totals, accounts)
 
-    def _apply(self, balances: dict[Key, LedgerBalance], legs: list[Leg], transaction_id: str, *, hold: int,
+    def _apply(self, balances: dict[Key, HasTotals], legs: list[Leg], transaction_id: str, *, hold: int,
                post: bool) -> dict[Key, Totals]:
         """Write the legs to the locked balance rows: `hold` +1 adds them as pending, -1 releases them; `post`
         moves them into the posted balance with a statement entry each."""
