@@ -1,11 +1,12 @@
 """End to end on the local engine and the embedded broker: payment flows per second and their latency.
 
-A LocalSet (embedded Tansu broker, KafkaSink ingress, the four functions under functions-framework on SQLite,
-the KafkaSource dispatchers) runs in this process and its children. A separate load-generator process produces
-payments.payment-requested as plain JSON records with KafkaJS, an outside client (tok_visa, every payment its own customer so the fraud velocity rules never
-fire, ten merchants) at an open-loop rate and times each flow from its produce (the scheduled send time, so a
-lagging generator cannot hide latency) to the consumption of the merchant account's ledger.balance-updated
-with the same correlation id (payment-requested -> payments -> payment-processed -> ledger -> balance-updated).
+A LocalSet (embedded Tansu broker, KafkaSink ingress, the four functions under functions-framework on SQLite, the
+KafkaSource dispatchers) runs in this process and its children. A separate load-generator process produces
+payments.payment-requested as plain JSON records with KafkaJS, an outside client (tok_visa, every payment its own
+customer so the fraud velocity rules never fire, ten merchants) at an open-loop rate and times each flow from its
+produce (the scheduled send time, so a lagging generator cannot hide latency) to the consumption of the merchant
+account's ledger.balance-updated with the same correlation id (payment-requested -> payments -> payment-processed ->
+ledger -> balance-updated).
 
 Phases: warm-up; open-loop steps of rising rate (a step is sustained when every flow completes within
 STEP_DRAIN, p99 stays under LATENCY_BOUND, the latency of its second half is not growing and no more than
