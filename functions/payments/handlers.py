@@ -51,7 +51,7 @@ class PaymentHandlers:
         reject_pans(data.model_dump(mode="json", by_alias=True))
         amount = data.money
         check_amount(self.settings, amount)
-        if repository.find_payment(ctx.session, data.payment_id) is not None:
+        if repository.payment_exists(ctx.session, data.payment_id):
             log.warning("payment id already recorded; nothing charged",
                         extra={"payment_id": data.payment_id, "event_id": ctx.event.id})
             return []

@@ -20,6 +20,17 @@ PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
 REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
 
 
+# Built once: .values(...) per call re-generated the statement and its cache key on every event.
+_INSERT_PAYMENT = sa.insert(PAYMENTS)
+_INSERT_REFUND = sa.insert(REFUNDS)
+_PAYMENT_EXISTS = sa.select(PAYMENTS.c.payment_id).where(PAYMENTS.c.payment_id == sa.bindparam("payment_id"))
+_RECENT_ACTIVITY = (
+    sa.select(sa.func.count(),
+              sa.func.coalesce(sa.func.sum(sa.case((PAYMENTS.c.currency == sa.bindparam("currency"),
+                                                    PAYMENTS.c.amount_minor))), 0))
+    .where(PAYMENTS.c.customer_id == sa.bindparam("customer_id"), PAYMENTS.c.created_at >= sa.bindparam("since")))
+
+
 def _row(record: Payment | Refund, table: sa.Table) -> dict[str, Any]:
     return {column.name: getattr(record, column.name) for column in table.columns}
 
@@ -28,6 +39,10 @@ def _row(record: Payment | Refund, table: sa.Table) -> dict[str, Any]:
 
 def find_payment(session: Session, payment_id: str) -> Payment | None:
     return session.exec(select(Payment).where(Payment.payment_id == payment_id)).first()
+
+
+def payment_exists(session: Session, payment_id: str) -> bool:
+    return session.connection().execute(_PAYMENT_EXISTS, {"payment_id": payment_id}).first() is not None
 
 
 def lock_payment(session: Session, payment_id: str) -> Payment | None:
@@ -42,11 +57,8 @@ def find_refund(session: Session, refund_id: str) -> Refund | None:
 
 def recent_activity(session: Session, customer_id: str, currency: str, since: datetime) -> Window:
     """Attempts by the customer since `since` (all currencies) and their sum in `currency`."""
-    recent = Payment.created_at >= since
-    mine = Payment.customer_id == customer_id
-    count = session.exec(select(sa.func.count()).select_from(Payment).where(mine, recent)).one()
-    total = session.exec(select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
-                         .where(mine, recent, Payment.currency == currency)).one()
+    count, total = session.connection().execute(
+        _RECENT_ACTIVITY, {"customer_id": customer_id, "currency": currency, "since": since}).one()
     return Window(int(count), int(total))
 
 
@@ -54,11 +66,11 @@ def recent_activity(session: Session, customer_id: str, currency: str, since: da
 
 def insert_payment(session: Session, payment: Payment) -> None:
     """Write a decided payment; a concurrent request for the same payment id fails here (IntegrityError)."""
-    session.connection().execute(sa.insert(PAYMENTS).values(_row(payment, PAYMENTS)))
+    session.connection().execute(_INSERT_PAYMENT, _row(payment, PAYMENTS))
 
 
 def insert_refund(session: Session, refund: Refund) -> None:
-    session.connection().execute(sa.insert(REFUNDS).values(_row(refund, REFUNDS)))
+    session.connection().execute(_INSERT_REFUND, _row(refund, REFUNDS))
 
 
 def record_refund(session: Session, payment_id: str, *, status: str, refunded_minor: int,
