@@ -17,7 +17,7 @@ from typing import Any
 
 from paymesh.local.ports import free_port, ready
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = Path(sys.executable).parent / "functions-framework"
 
 
