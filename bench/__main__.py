@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in turn, each printing its table and writing bench/results/*.json.
+"""`make bench`: every benchmark in turn, each printing its table and writing bench/results/*.json, then the
+summary (bench/summary.py): the issue's table as ratios from this one run, and the machine it ran on.
 
 Sized to finish in under 10 minutes on a 2-core machine; run a module on its own for longer runs
 (e.g. `python -m bench.audit --events 1000000`).
@@ -13,18 +14,20 @@ import time
 
 PLAN: list[tuple[str, list[str]]] = [
     ("bench.cold_start", ["--runs", "10"]),
-    ("bench.runtime_overhead", ["--seconds", "10"]),
+    ("bench.runtime_overhead", ["--seconds", "10", "--connections", "4"]),
     ("bench.ledger", ["--seconds", "10"]),
     ("bench.audit", ["--events", "200000"]),
     ("bench.end_to_end", ["--seconds", "60"]),
 ]
+WRK_MISSING = ("wrk is not installed: `sudo apt-get install wrk` (Debian/Ubuntu), `brew install wrk` (macOS), "
+               "or build it from https://github.com/wg/wrk")
 
 
 def main() -> int:
     failed = []
     for module, args in PLAN:
         if module == "bench.runtime_overhead" and shutil.which("wrk") is None:
-            print(f"\n== {module}: skipped, wrk is not installed (apt-get install wrk)", flush=True)
+            print(f"\n== {module}: skipped, {WRK_MISSING}", flush=True)
             continue
         print(f"\n== {module} {' '.join(args)}", flush=True)
         started = time.perf_counter()
@@ -33,6 +36,9 @@ def main() -> int:
               flush=True)
         if code != 0:
             failed.append(module)
+    subprocess.call([sys.executable, "-m", "bench.summary"])
+    if shutil.which("wrk") is None:
+        print(f"\n{WRK_MISSING}")
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -26,8 +26,6 @@ TARGETS = {
 }
 
 
-
-
 def cold_start(source: Path, home: Path) -> float:
     """Seconds from spawning functions-framework to the first 200 on /ready."""
     port = free_port()
@@ -68,14 +66,20 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(TARGETS))
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
+    samples: dict[str, list[float]] = {name: [] for name in args.only}
+    with tempfile.TemporaryDirectory() as root:
+        homes = {name: Path(root) / name for name in args.only}
+        # The first start creates and migrates the SQLite store; a cold start after scale-to-zero
+        # finds it migrated, so that is what the median measures.
+        for name in args.only:
+            cold_start(TARGETS[name], homes[name])
+        # Round robin: on a shared machine every target meets the same changing load.
+        for _ in range(args.runs):
+            for name in args.only:
+                samples[name].append(cold_start(TARGETS[name], homes[name]))
     for name in args.only:
-        with tempfile.TemporaryDirectory() as home:
-            # The first start creates and migrates the SQLite store; a cold start after scale-to-zero
-            # finds it migrated, so that is what the median measures.
-            cold_start(TARGETS[name], Path(home))
-            samples = [cold_start(TARGETS[name], Path(home)) for _ in range(args.runs)]
-        results[name] = {"median_s": statistics.median(samples), "min_s": min(samples),
-                         "max_s": max(samples), "import_s": import_seconds(name)}
+        results[name] = {"median_s": statistics.median(samples[name]), "min_s": min(samples[name]),
+                         "max_s": max(samples[name]), "import_s": import_seconds(name)}
     baseline = results.get("empty", {}).get("median_s")
     print(f"{'function':<14}{'cold start (median)':>21}{'min':>9}{'max':>9}{'import':>9}{'ratio':>8}")
     for name, row in results.items():

@@ -1,11 +1,12 @@
 """End to end on the local engine and the embedded broker: payment flows per second and their latency.
 
-A LocalSet (embedded Tansu broker, KafkaSink ingress, the four functions under functions-framework on SQLite,
-the KafkaSource dispatchers) runs in this process and its children. A separate load-generator process produces
-payments.payment-requested events (tok_visa, every payment its own customer so the fraud velocity rules never
-fire, ten merchants) at an open-loop rate and times each flow from its produce (the scheduled send time, so a
-lagging generator cannot hide latency) to the consumption of the merchant account's ledger.balance-updated
-with the same correlation id (payment-requested -> payments -> payment-processed -> ledger -> balance-updated).
+A LocalSet (embedded Tansu broker, KafkaSink ingress, the four functions under functions-framework on SQLite, the
+KafkaSource dispatchers) runs in this process and its children. A separate load-generator process produces
+payments.payment-requested as plain JSON records with KafkaJS, an outside client (tok_visa, every payment its own
+customer so the fraud velocity rules never fire, ten merchants) at an open-loop rate and times each flow from its
+produce (the scheduled send time, so a lagging generator cannot hide latency) to the consumption of the merchant
+account's ledger.balance-updated with the same correlation id (payment-requested -> payments -> payment-processed ->
+ledger -> balance-updated).
 
 Phases: warm-up; open-loop steps of rising rate (a step is sustained when every flow completes within
 STEP_DRAIN, p99 stays under LATENCY_BOUND, the latency of its second half is not growing and no more than
@@ -25,6 +26,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -108,27 +110,41 @@ class Tracker:
 
 
 class LoadGenerator:
+    """Produces plain JSON payment requests with KafkaJS (as an upstream service would: no CloudEvents
+    headers; the correlation id rides in the data's metadata) from one long-running node process."""
+
     def __init__(self, bootstrap: str) -> None:
-        from kafka import KafkaProducer
+        from tests.support.kafkajs import installed
 
         self.bootstrap = bootstrap
         self.run_id = os.urandom(3).hex()
         self.count = 0
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True,
-                                      linger_ms=2, client_id="bench-e2e-producer")
+        self.producer = subprocess.Popen(["node", str(installed() / "produce.mjs"), bootstrap, REQUESTED],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.tracker = Tracker(bootstrap)
-        self.sample = self._record(0)[1:]
+        self.sample = self._cloudevent(0)
 
-    def _record(self, n: int) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
+    def _data(self, n: int) -> tuple[str, dict[str, Any]]:
+        payment_id = f"pay_b{self.run_id}_{n}"
+        correlation_id = f"bench-{payment_id}"
+        return correlation_id, {
+            "paymentId": payment_id, "customerId": f"cus_b{self.run_id}_{n}", "merchantId": f"mer_b{n % MERCHANTS}",
+            "amount": f"{20 + n % 50}.90", "currency": "EUR", "method": {"type": "card", "token": "tok_visa"},
+            "metadata": {"correlationId": correlation_id}}
+
+    def _record(self, n: int) -> tuple[str, str]:
+        """(correlation id, the KafkaJS producer's input line: key = payment id, value = the JSON data)."""
+        correlation_id, data = self._data(n)
+        return correlation_id, json.dumps({"key": data["paymentId"], "value": data}) + "\n"
+
+    def _cloudevent(self, n: int) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+        """The same request as a binary-mode CloudEvent record: the broker test's record size."""
         from paymesh.local.send import new_event
 
-        payment_id = f"pay_b{self.run_id}_{n}"
-        data = {"paymentId": payment_id, "customerId": f"cus_b{self.run_id}_{n}", "merchantId": f"mer_b{n % MERCHANTS}",
-                "amount": f"{20 + n % 50}.90", "currency": "EUR", "method": {"type": "card", "token": "tok_visa"},
-                "metadata": {}}
-        event = new_event(REQUESTED, data, source="/paymesh/bench", correlation_id=f"bench-{payment_id}")
+        correlation_id, data = self._data(n)
+        event = new_event(REQUESTED, data, source="/paymesh/bench", correlation_id=correlation_id)
         headers, key, value = event.kafka_binary()
-        return f"bench-{payment_id}", key, value, headers
+        return key, value, headers
 
     def run(self, rate: float, seconds: float, drain: float, burst: int = 0) -> dict[str, Any]:
         """Produce at `rate`/s for `seconds` (or `burst` records at once), then wait up to `drain` for the rest."""
@@ -141,7 +157,9 @@ class LoadGenerator:
         lag = 0.0
         start = time.monotonic() + 0.05
         next_sample = start
-        for n, (corr, key, value, headers) in enumerate(records):
+        stdin = self.producer.stdin
+        assert stdin is not None
+        for n, (corr, line) in enumerate(records):
             due = start if burst else start + n / rate
             now = time.monotonic()
             if due > now:
@@ -150,11 +168,11 @@ class LoadGenerator:
             lag = max(lag, now - due)
             with tracker.lock:
                 tracker.sent[corr] = due
-            self.producer.send(REQUESTED, key=key, value=value, headers=headers)
+            stdin.write(line)
+            stdin.flush()
             if now >= next_sample:
                 samples.append((now - start, n + 1, tracker.finished(ids)))
                 next_sample += 1.0
-        self.producer.flush()
         window_end = start + (0 if burst else seconds)
         produced_at = time.monotonic()
         while time.monotonic() < produced_at + drain:
@@ -255,7 +273,9 @@ class LoadGenerator:
     def close(self) -> None:
         self.tracker.stopping.set()
         self.tracker.thread.join(5)
-        self.producer.close(timeout=5)
+        if self.producer.stdin is not None:
+            self.producer.stdin.close()
+        self.producer.wait(timeout=30)
 
 
 def loadgen_main(conn: Connection, bootstrap: str) -> None:

@@ -44,8 +44,8 @@ def legs(n: int) -> list[Leg]:
             Leg(f"equity:bench_{n % ACCOUNTS}", "EUR", "credit", 500)]
 
 
-def service_layer(store: Store, seconds: float) -> int:
-    done = 0
+def service_layer(store: Store, seconds: float, start: int = 0) -> int:
+    done = start
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         n = done
@@ -55,7 +55,7 @@ def service_layer(store: Store, seconds: float) -> int:
 
         store.run(work)
         done += 1
-    return done
+    return done - start
 
 
 PLAIN_STATEMENTS = {
@@ -77,40 +77,49 @@ PLAIN_STATEMENTS = {
 }
 
 
-def plain_psycopg(dsn: str, schema: str, seconds: float) -> int:
-    done = 0
-    with psycopg.connect(dsn, options=f"-csearch_path={schema}") as connection:
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            now = datetime.now(UTC)
-            transaction_id = f"raw-{done}"
-            with connection.transaction(), connection.cursor() as cursor:
-                for leg in legs(done):
-                    kind = "asset" if leg.account.startswith("assets:") else "equity"
-                    cursor.execute(PLAIN_STATEMENTS["account"], (leg.account, kind, now))
-                for leg in sorted(legs(done)):
-                    cursor.execute(PLAIN_STATEMENTS["balance"], (leg.account, leg.currency))
-                balances = {}
-                for leg in sorted(legs(done)):
-                    cursor.execute(PLAIN_STATEMENTS["lock"], (leg.account, leg.currency))
-                    balances[leg.account] = list(cursor.fetchone() or (0, 0))
-                for leg in legs(done):
-                    debits, credits = balances[leg.account]
-                    debits, credits = (debits + leg.minor, credits) if leg.direction == "debit" else \
-                        (debits, credits + leg.minor)
-                    balances[leg.account] = [debits, credits]
-                    cursor.execute(PLAIN_STATEMENTS["update"], (debits, credits, now, leg.account, leg.currency))
-                    cursor.execute(PLAIN_STATEMENTS["history"], (leg.account, leg.currency, now, transaction_id,
-                                                                 debits, credits))
-                    cursor.execute(PLAIN_STATEMENTS["entry"], (leg.account, leg.currency, transaction_id, leg.signed,
-                                                               debits - credits, now, now))
-                cursor.execute(PLAIN_STATEMENTS["transaction"], (transaction_id, "0" * 64, now, now, now))
-                for leg in legs(done):
-                    cursor.execute(PLAIN_STATEMENTS["posting"], (transaction_id, leg.account, leg.direction,
-                                                                 leg.minor, leg.currency))
-            done += 1
-    return done
+def plain_psycopg(connection: psycopg.Connection[tuple[object, ...]], seconds: float, start: int = 0) -> int:
+    done = start
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        now = datetime.now(UTC)
+        transaction_id = f"raw-{done}"
+        with connection.transaction(), connection.cursor() as cursor:
+            for leg in legs(done):
+                kind = "asset" if leg.account.startswith("assets:") else "equity"
+                cursor.execute(PLAIN_STATEMENTS["account"], (leg.account, kind, now))
+            for leg in sorted(legs(done)):
+                cursor.execute(PLAIN_STATEMENTS["balance"], (leg.account, leg.currency))
+            balances = {}
+            for leg in sorted(legs(done)):
+                cursor.execute(PLAIN_STATEMENTS["lock"], (leg.account, leg.currency))
+                balances[leg.account] = list(cursor.fetchone() or (0, 0))
+            for leg in legs(done):
+                debits, credits = balances[leg.account]
+                debits, credits = (debits + leg.minor, credits) if leg.direction == "debit" else \
+                    (debits, credits + leg.minor)
+                balances[leg.account] = [debits, credits]
+                cursor.execute(PLAIN_STATEMENTS["update"], (debits, credits, now, leg.account, leg.currency))
+                cursor.execute(PLAIN_STATEMENTS["history"], (leg.account, leg.currency, now, transaction_id,
+                                                             debits, credits))
+                cursor.execute(PLAIN_STATEMENTS["entry"], (leg.account, leg.currency, transaction_id, leg.signed,
+                                                           debits - credits, now, now))
+            cursor.execute(PLAIN_STATEMENTS["transaction"], (transaction_id, "0" * 64, now, now, now))
+            for leg in legs(done):
+                cursor.execute(PLAIN_STATEMENTS["posting"], (transaction_id, leg.account, leg.direction,
+                                                             leg.minor, leg.currency))
+        done += 1
+    return done - start
 
+
+def interleaved(store: Store, dsn: str, schema: str, seconds: float) -> tuple[float, float]:
+    """Both sides in alternating half-second slices, so a shared machine's changing load hits them alike."""
+    service = plain = 0
+    with psycopg.connect(dsn, options=f"-csearch_path={schema}") as connection:
+        rounds = max(1, int(seconds / 0.5))
+        for _ in range(rounds):
+            service += service_layer(store, seconds / rounds / 2, service)
+            plain += plain_psycopg(connection, seconds / rounds / 2, plain)
+    return service / (seconds / 2), plain / (seconds / 2)
 
 HISTORY_START = datetime(2020, 1, 1, tzinfo=UTC)
 SEED_HISTORY = {
@@ -176,9 +185,8 @@ def main() -> None:
     store = Store(args.url, function="ledger", schema=schema, migrations=MIGRATIONS)
     store.migrate()
     try:
-        service = service_layer(store, args.seconds) / args.seconds
-        plain = plain_psycopg(args.url.replace("postgresql+psycopg://", "postgresql://"), schema,
-                              args.seconds) / args.seconds
+        service, plain = interleaved(store, args.url.replace("postgresql+psycopg://", "postgresql://"), schema,
+                                     args.seconds)
         histories = [point_in_time(store, int(size)) for size in args.histories.split(",")]
     finally:
         store.dispose()

@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-import httpx
-
 from shared import tracing
 from shared.config import SINK_ENV_PREFIX, RuntimeSettings, sink_env_name
 from shared.envelope import Envelope
 from shared.errors import TransientError
+from shared.keepalive import HttpRequestError, KeepAlivePool
 
 log = logging.getLogger("paymesh.publish")
 
@@ -82,16 +81,10 @@ class KafkaSinkPublisher:
     def __init__(self, sinks: dict[str, str], timeout: float = 10.0) -> None:
         self.sinks = dict(sinks)
         self.timeout = timeout
-        self._client: httpx.Client | None = None
+        # Keep-alive connections, opened on first use (no socket crosses gunicorn's fork).
+        self._client = KeepAlivePool(timeout)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-
-    def _http(self) -> httpx.Client:
-        # Created on first use: cold start stays cheap and no socket crosses gunicorn's fork.
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self.timeout)
-            return self._client
 
     def publish(self, events: Sequence[Envelope]) -> None:
         """Publish every event or raise TransientError. Events of one (topic, partition key) go in order;
@@ -111,7 +104,6 @@ class KafkaSinkPublisher:
             future.result()
 
     def _post_in_order(self, events: list[Envelope]) -> None:
-        client = self._http()
         for event in events:
             url = self.sinks[event.topic]
             headers, body = event.http_binary()
@@ -122,11 +114,11 @@ class KafkaSinkPublisher:
                 if span is not None:
                     span.set_attributes(_publish_attributes(event))
                 try:
-                    response = client.post(url, headers=headers, content=body)
-                except httpx.HTTPError as error:
-                    raise TransientError(f"KafkaSink {url}: {type(error).__name__}") from error
-                if response.status_code != 202:
-                    raise TransientError(f"KafkaSink {url} answered {response.status_code}, not 202")
+                    status = self._client.post(url, headers, body)
+                except HttpRequestError as error:
+                    raise TransientError(f"KafkaSink {url}: {error}") from error
+                if status != 202:
+                    raise TransientError(f"KafkaSink {url} answered {status}, not 202")
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -140,8 +132,7 @@ class KafkaSinkPublisher:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        if self._client is not None:
-            self._client.close()
+        self._client.close()
 
 
 class KafkaPublisher:

@@ -38,6 +38,7 @@ from shared.observability import (
     child_traceparent,
     configure_logging,
     dead_lettered_status,
+    log_fast,
 )
 from shared.publish import Publisher, build_publisher
 from shared.store import Store
@@ -76,6 +77,10 @@ def _correlation_id(attributes: Mapping[str, str], data: Any) -> str:
     return attributes["id"]
 
 
+def _too_large(limit: int) -> EventError:
+    return EventError.field(413, "payload_too_large", "body", "max_bytes", f"the body must be at most {limit} bytes")
+
+
 def _validation_problems(error: ValidationError, prefix: str) -> list[FieldProblem]:
     problems = []
     for item in error.errors():
@@ -111,6 +116,7 @@ class FunctionApp:
         self._messages: dict[tuple[str, str], Any] = {}  # kafka_messages_total children: labels() costs ~4 us
         db_system = "postgresql" if store.is_postgres else "sqlite" if store.is_sqlite else "other"
         self._store_span = {"db.system": db_system}
+        self._metric_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         for attach in spec.on_store:
             attach(store)
         for attach_publisher in spec.on_publisher:
@@ -230,13 +236,11 @@ class FunctionApp:
 
     def _read_body(self, request: flask.Request) -> bytes:
         limit = self.settings.body_bytes_max
-        too_large = EventError.field(413, "payload_too_large", "body", "max_bytes",
-                                     f"the body must be at most {limit} bytes")
         if request.content_length is not None and request.content_length > limit:
-            raise too_large
+            raise _too_large(limit)
         body = request.stream.read(limit + 1)
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
         return body
 
     def receive(self, request: flask.Request) -> flask.Response:
@@ -343,14 +347,15 @@ class FunctionApp:
             raise
         finally:
             duration = time.perf_counter() - started
-            EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
             if self._tracing and (traceparent := tracing.current_traceparent()) and traceparent.endswith("-01"):
+                EVENTS_HANDLED.labels(self.spec.name, event.type, outcome).inc()
                 HANDLER_SECONDS.labels(self.spec.name, event.type).observe(
                     duration, exemplar={"trace_id": traceparent[3:35]})
             else:
-                HANDLER_SECONDS.labels(self.spec.name, event.type).observe(duration)
-            log.info("event handled", extra=self._log_fields(event, outcome=outcome,
-                                                            duration_ms=round(duration * 1000, 2)))
+                self._count(event.type, outcome, duration)
+            if log.isEnabledFor(logging.INFO):
+                log_fast(log, logging.INFO, "event handled",
+                         self._log_fields(event, outcome=outcome, duration_ms=round(duration * 1000, 2)))
 
     def _run_once(self, event: Inbound, traceparent: str | None = None) -> tuple[list[dict[str, Any]], bool]:
         handler = self.spec.handlers[event.type]
@@ -402,6 +407,17 @@ class FunctionApp:
             "traceparent": traceparent or child_traceparent(event.traceparent, event_id),
         }
         return Envelope(attributes, data.wire())
+
+    def _count(self, event_type: str, outcome: str, duration: float) -> None:
+        # The labelled metric children are looked up once per (type, outcome), not per event.
+        key = (event_type, outcome)
+        children = self._metric_children.get(key)
+        if children is None:
+            children = (EVENTS_HANDLED.labels(self.spec.name, event_type, outcome),
+                        HANDLER_SECONDS.labels(self.spec.name, event_type))
+            self._metric_children[key] = children
+        children[0].inc()
+        children[1].observe(duration)
 
     # ---- logging --------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, create_engine
 
 from shared.config import RuntimeSettings
 from shared.errors import TransientError
+from shared.group_commit import CommitGroups
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ class Store:
         # SQLite takes one writer at a time; queueing threads here is fairer and far faster than
         # SQLite's busy handler, which sleeps up to 100 ms between tries.
         self._sqlite_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
+        # SQLite: transactions waiting for the writer lock share one commit (shared/group_commit.py).
+        self._groups = CommitGroups(self.engine, self._sqlite_lock) if self._sqlite_lock is not None else None
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings, function: str, migrations: Path | None) -> Store:
@@ -148,6 +151,8 @@ class Store:
         """Run `work` in one transaction, retrying concurrency conflicts; outages become TransientError."""
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
             try:
+                if self._groups is not None:
+                    return self._groups.run(work)
                 with self.session() as session:
                     return work(session)
             except DBAPIError as error:
@@ -160,6 +165,10 @@ class Store:
             except PoolTimeout as error:
                 raise TransientError("database: no connection available") from error
         raise AssertionError("unreachable")
+
+    def commit_each_alone(self) -> None:
+        """For work that commits by itself part-way (and so cannot share a transaction): no group commit."""
+        self._groups = None
 
     def dispose(self) -> None:
         self.engine.dispose()

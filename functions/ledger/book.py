@@ -17,8 +17,16 @@ from sqlmodel import Session
 
 from functions.ledger import repository
 from functions.ledger.accounts import AccountRule, AccountSpec
-from functions.ledger.double_entry import BalanceView, Key, Leg, Totals, check_balanced, fingerprint, view, violations
-from functions.ledger.models import LedgerBalance
+from functions.ledger.double_entry import (
+    BalanceView,
+    Key,
+    Leg,
+    Totals,
+    check_balanced,
+    fingerprint,
+    view,
+    violations,
+)
 from shared.errors import invalid_data
 
 Status = Literal["posted", "pending", "voided", "rejected", "unchanged"]
@@ -45,9 +53,9 @@ class Ledger:
                metadata: dict[str, Any] | None = None, effective_at: datetime | None = None) -> Outcome:
         check_balanced(legs)
         print_ = fingerprint(legs)
-        previous = repository.transaction(self.session, transaction_id)
+        previous = repository.transaction_fingerprint(self.session, transaction_id)
         if previous is not None:
-            if previous.fingerprint != print_:
+            if previous != print_:
                 raise invalid_data("transactionId", "unique",
                                    f"transaction {transaction_id!r} already exists with other postings")
             return Outcome("unchanged", transaction_id, legs, self._views(legs))
@@ -110,7 +118,7 @@ class Ledger:
         repository.resolve_transaction(self.session, transaction_id, target, self.now)
         return self._outcome(target, transaction_id, legs, totals, accounts)
 
-    def _apply(self, balances: dict[Key, LedgerBalance], legs: list[Leg], transaction_id: str, *, hold: int,
+    def _apply(self, balances: dict[Key, repository.BalanceRow], legs: list[Leg], transaction_id: str, *, hold: int,
                post: bool, at: datetime) -> dict[Key, Totals]:
         """Write the legs to the locked balance rows: `hold` +1 adds them as pending, -1 releases them; `post`
         moves them into the posted balance with a statement entry each. `at`: when the change takes effect."""
@@ -132,8 +140,8 @@ class Ledger:
         repository.insert_entries(self.session, entries)
         return totals
 
-    def _record_history(self, balances: dict[Key, LedgerBalance], totals: dict[Key, Totals], transaction_id: str,
-                        at: datetime) -> dict[Key, datetime]:
+    def _record_history(self, balances: dict[Key, repository.BalanceRow], totals: dict[Key, Totals],
+                        transaction_id: str, at: datetime) -> dict[Key, datetime]:
         """Add this change to each key's point-in-time history; answer each key's latest effective time.
 
         In effective order the change is usually the last, and its history row holds the new totals. A

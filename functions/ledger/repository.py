@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from functions.ledger.accounts import AccountDefinition, AccountRule, AccountSpec, mismatched, new_account
-from functions.ledger.double_entry import Key, Leg, Totals
+from functions.ledger.double_entry import HasTotals, Key, Leg, Totals
 from functions.ledger.models import (
     LedgerAccount,
     LedgerBalance,
@@ -28,6 +28,26 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Hot-path statements work on the tables (Core), not the ORM classes: no entity loading, no bulk-persistence
+# layer, and each statement compiles once (executemany rather than a multi-row VALUES that compiles per size).
+ACCOUNTS: Table = LedgerAccount.__table__  # type: ignore[attr-defined]
+BALANCES: Table = LedgerBalance.__table__  # type: ignore[attr-defined]
+TRANSACTIONS: Table = LedgerTransaction.__table__  # type: ignore[attr-defined]
+POSTINGS: Table = LedgerPosting.__table__  # type: ignore[attr-defined]
+ENTRIES: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+_WRITE_BALANCE = (update(BALANCES)
+                  .where(BALANCES.c.account == bindparam("b_account"), BALANCES.c.currency == bindparam("b_currency"))
+                  .values(posted_debits=bindparam("b_posted_debits"), posted_credits=bindparam("b_posted_credits"),
+                          pending_debits=bindparam("b_pending_debits"), pending_credits=bindparam("b_pending_credits"),
+                          effective_through=bindparam("b_effective_through")))
+
+
+class BalanceRow(HasTotals, Protocol):
+    """A locked balance row as the hot path reads it (Core, not an entity)."""
+
+    effective_through: datetime | None
+
+
 def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert  # type: ignore[return-value]
@@ -40,7 +60,9 @@ def account(session: Session, name: str) -> LedgerAccount | None:
 
 
 def existing_accounts(session: Session, names: list[str]) -> dict[str, AccountSpec]:
-    rows = session.scalars(select(LedgerAccount).where(col(LedgerAccount.name).in_(sorted(set(names)))))
+    rows = session.connection().execute(
+        select(ACCOUNTS.c.name, ACCOUNTS.c.type, ACCOUNTS.c.debits_must_not_exceed_credits,
+               ACCOUNTS.c.credits_must_not_exceed_debits).where(ACCOUNTS.c.name.in_(sorted(set(names)))))
     return {row.name: AccountSpec(row.name, row.type, row.debits_must_not_exceed_credits,
                                   row.credits_must_not_exceed_debits) for row in rows}
 
@@ -54,11 +76,11 @@ def ensure_accounts(session: Session, names: list[str], rules: tuple[AccountRule
     if not missing:
         return found
     specs = [new_account(name, rules) for name in missing]
-    session.execute(_insert(session)(LedgerAccount).values([
+    session.connection().execute(_insert(session)(ACCOUNTS).on_conflict_do_nothing(), [
         {"name": spec.name, "type": spec.type, "metadata_json": "{}",
          "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
          "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits, "created_at": now}
-        for spec in specs]).on_conflict_do_nothing())
+        for spec in specs])
     return {**found, **existing_accounts(session, missing)}
 
 
@@ -76,26 +98,24 @@ def declare_accounts(session: Session, definitions: tuple[AccountDefinition, ...
 
 # ---- balances -------------------------------------------------------------------------------------
 
-def lock_existing_balances(session: Session, keys: list[Key]) -> dict[Key, LedgerBalance]:
+def lock_existing_balances(session: Session, keys: list[Key]) -> dict[Key, BalanceRow]:
     """Lock the balance rows that exist, in one statement, in (account, currency) order.
 
     PostgreSQL takes row locks after the sort, so every writer locks in the same order and two
     transactions over the same accounts queue instead of deadlocking.
     """
-    statement = (select(LedgerBalance)
-                 .where(tuple_(col(LedgerBalance.account), col(LedgerBalance.currency)).in_(sorted(set(keys))))
-                 .order_by(col(LedgerBalance.account), col(LedgerBalance.currency))
-                 .with_for_update()
-                 .execution_options(populate_existing=True))
-    return {(row.account, row.currency): row for row in session.scalars(statement)}
+    statement = (select(BALANCES)
+                 .where(tuple_(BALANCES.c.account, BALANCES.c.currency).in_(sorted(set(keys))))
+                 .order_by(BALANCES.c.account, BALANCES.c.currency)
+                 .with_for_update())
+    return {(row.account, row.currency): row for row in session.connection().execute(statement)}
 
 
-def lock_balances(session: Session, keys: list[Key]) -> dict[Key, LedgerBalance]:
+def lock_balances(session: Session, keys: list[Key]) -> dict[Key, BalanceRow]:
     """Create missing balance rows, then lock them all in order."""
-    session.execute(_insert(session)(LedgerBalance).values(
-        [{"account": account, "currency": currency, "posted_debits": 0, "posted_credits": 0,
-          "pending_debits": 0, "pending_credits": 0} for account, currency in sorted(set(keys))]
-    ).on_conflict_do_nothing())
+    session.connection().execute(_insert(session)(BALANCES).on_conflict_do_nothing(), [
+        {"account": account, "currency": currency, "posted_debits": 0, "posted_credits": 0,
+         "pending_debits": 0, "pending_credits": 0} for account, currency in sorted(set(keys))])
     return lock_existing_balances(session, keys)
 
 
@@ -110,10 +130,10 @@ def balances_of(session: Session, name: str) -> list[LedgerBalance]:
 
 def write_balances(session: Session, totals: dict[Key, Totals], through: dict[Key, datetime]) -> None:
     """Store the new totals, and each key's latest effective time (`through`)."""
-    session.execute(update(LedgerBalance), [
-        {"account": account, "currency": currency, "posted_debits": balance.posted_debits,
-         "posted_credits": balance.posted_credits, "pending_debits": balance.pending_debits,
-         "pending_credits": balance.pending_credits, "effective_through": through[(account, currency)]}
+    session.connection().execute(_WRITE_BALANCE, [
+        {"b_account": account, "b_currency": currency, "b_posted_debits": balance.posted_debits,
+         "b_posted_credits": balance.posted_credits, "b_pending_debits": balance.pending_debits,
+         "b_pending_credits": balance.pending_credits, "b_effective_through": through[(account, currency)]}
         for (account, currency), balance in totals.items()])
 
 
@@ -143,14 +163,22 @@ def transaction(session: Session, transaction_id: str) -> LedgerTransaction | No
     return session.get(LedgerTransaction, transaction_id)
 
 
+def transaction_fingerprint(session: Session, transaction_id: str) -> str | None:
+    """The stored fingerprint of `transaction_id`, or None when there is no such transaction."""
+    value: str | None = session.connection().execute(
+        select(TRANSACTIONS.c.fingerprint).where(TRANSACTIONS.c.id == transaction_id)).scalar_one_or_none()
+    return value
+
+
 def lock_transaction(session: Session, transaction_id: str) -> LedgerTransaction | None:
     return session.scalars(select(LedgerTransaction).where(col(LedgerTransaction.id) == transaction_id)
                            .with_for_update().execution_options(populate_existing=True)).one_or_none()
 
 
 def insert_transaction(session: Session, row: dict[str, Any], legs: list[Leg]) -> None:
-    session.execute(insert(LedgerTransaction).values(**row))
-    session.execute(insert(LedgerPosting), [
+    connection = session.connection()
+    connection.execute(insert(TRANSACTIONS), row)
+    connection.execute(insert(POSTINGS), [
         {"transaction_id": row["id"], "account": leg.account, "direction": leg.direction,
          "amount_minor": leg.minor, "currency": leg.currency} for leg in legs])
 
@@ -172,7 +200,7 @@ def legs_of(session: Session, transaction_id: str) -> list[Leg]:
 
 def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
     if entries:
-        session.execute(insert(LedgerEntry), entries)
+        session.connection().execute(insert(ENTRIES), entries)
 
 
 def entries_page(session: Session, name: str, *, after_id: int, limit: int, currency: str | None,

@@ -39,6 +39,7 @@ from shared.events import (
     RefundFailed,
     RefundProcessed,
 )
+from shared.store import Store
 
 __all__ = ["NotificationsSettings", "build_spec", "channels"]
 
@@ -108,6 +109,8 @@ def build_spec(settings: NotificationsSettings) -> FunctionSpec:
     spec.write("POST", "/messages/{message_id}/replay", admin.replay, success=202,
                summary="Send a message again (at the next tick)")
     spec.get("/messages/{message_id}/attempts", admin.attempts, summary="Every attempt of a message, by webhook-id")
+    # A delivery commits its claim before it sends, so it cannot share a transaction with other events.
+    spec.on_store.append(Store.commit_each_alone)
     return spec
 
 

@@ -8,6 +8,7 @@ work, no identity-map bookkeeping. Records are built in memory as model instance
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -19,10 +20,25 @@ PAYMENTS: sa.Table = Payment.__table__  # type: ignore[attr-defined]
 REFUNDS: sa.Table = Refund.__table__  # type: ignore[attr-defined]
 
 
+# Built once: .values(...) per call re-generated the statement and its cache key on every event.
+_INSERT_PAYMENT = sa.insert(PAYMENTS)
+_INSERT_REFUND = sa.insert(REFUNDS)
+_RECENT_ACTIVITY = (
+    sa.select(sa.func.count(),
+              sa.func.coalesce(sa.func.sum(sa.case((PAYMENTS.c.currency == sa.bindparam("currency"),
+                                                    PAYMENTS.c.amount_minor))), 0))
+    .where(PAYMENTS.c.customer_id == sa.bindparam("customer_id"), PAYMENTS.c.created_at >= sa.bindparam("since")))
+
+
+def _row(record: Payment | Refund, table: sa.Table) -> dict[str, Any]:
+    return {column.name: getattr(record, column.name) for column in table.columns}
+
+
 # ---- reads ---------------------------------------------------------------------------------------
 
 def find_payment(session: Session, payment_id: str) -> Payment | None:
     return session.exec(select(Payment).where(Payment.payment_id == payment_id)).first()
+
 
 
 def lock_payment(session: Session, payment_id: str) -> Payment | None:
@@ -37,11 +53,8 @@ def find_refund(session: Session, refund_id: str) -> Refund | None:
 
 def recent_activity(session: Session, customer_id: str, currency: str, since: datetime) -> Window:
     """Attempts by the customer since `since` (all currencies) and their sum in `currency`."""
-    recent = Payment.created_at >= since
-    mine = Payment.customer_id == customer_id
-    count = session.exec(select(sa.func.count()).select_from(Payment).where(mine, recent)).one()
-    total = session.exec(select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
-                         .where(mine, recent, Payment.currency == currency)).one()
+    count, total = session.connection().execute(
+        _RECENT_ACTIVITY, {"customer_id": customer_id, "currency": currency, "since": since}).one()
     return Window(int(count), int(total))
 
 
@@ -51,7 +64,7 @@ def insert_payment(session: Session, payment: Payment) -> None:
     """Claim the payment id before the gateway is asked. A concurrent request for the same id waits here
     (PostgreSQL: on the uncommitted key; SQLite: writers are serialized) and then fails (IntegrityError),
     so the runtime runs it again and it finds this record."""
-    session.connection().execute(sa.insert(PAYMENTS).values(payment.model_dump()))
+    session.connection().execute(_INSERT_PAYMENT, _row(payment, PAYMENTS))
 
 
 def finish_payment(session: Session, payment: Payment) -> None:
@@ -65,7 +78,7 @@ def finish_payment(session: Session, payment: Payment) -> None:
 
 def insert_refund(session: Session, refund: Refund) -> None:
     """Claim the refund id; a concurrent request for it fails here (IntegrityError)."""
-    session.connection().execute(sa.insert(REFUNDS).values(refund.model_dump()))
+    session.connection().execute(_INSERT_REFUND, _row(refund, REFUNDS))
 
 
 def finish_refund(session: Session, refund: Refund) -> None:

@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from paymesh.local.partitions import partitions_for
 from paymesh.local.supervisor import die_with_parent
 from shared.events import CATALOG, dead_letter_topic
 
 FUNCTIONS = ("payments", "ledger", "notifications", "audit")
-PARTITIONS = 3
+PARTITIONS = 3  # topics outside the plan (tests' own topics)
 # A client reconnecting to a broker that was down backs off exponentially up to this (kafka-python's default is
 # 30 s): after a broker outage the local clients are back within a second of the broker, not half a minute.
 RECONNECT_BACKOFF_MAX_MS = 1000
@@ -103,8 +104,9 @@ def start_embedded(port: int | None = None, timeout: float = 20.0) -> Broker:
     return broker
 
 
-def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
+def create_topics(bootstrap: str, topics: Iterable[str], partitions: int | None = None) -> list[str]:
+    """Create the topics that do not exist yet, with `partitions` each or else the plan's count
+    (paymesh/local/partitions.py); returns the ones created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
@@ -113,7 +115,7 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTI
         existing = set(admin.list_topics())
         missing = [topic for topic in topics if topic not in existing]
         if missing:
-            admin.create_topics([NewTopic(topic, partitions, 1) for topic in missing])
+            admin.create_topics([NewTopic(topic, partitions or partitions_for(topic), 1) for topic in missing])
         return missing
     finally:
         admin.close()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
+from paymesh.local.partitions import FLOW_TOPICS, MINIMUM, partitions_for
 from tests.deploy.manifests import all_documents, doc_id, of_kind
 
 NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
@@ -73,7 +74,13 @@ def test_the_structural_check_rejects_unknown_fields() -> None:
 def test_topics_are_replicated_like_the_seed_cluster() -> None:
     for topic in of_kind("KafkaTopic"):
         spec = topic["spec"]
-        assert (spec["partitions"], spec["replicas"], int(spec["config"]["min.insync.replicas"])) == (3, 3, 2)
+        assert (spec["replicas"], int(spec["config"]["min.insync.replicas"])) == (3, 2)
+
+
+def test_partitions_follow_the_plan_the_local_broker_uses() -> None:
+    partitions = {topic["spec"]["topicName"]: topic["spec"]["partitions"] for topic in of_kind("KafkaTopic")}
+    assert partitions == {name: partitions_for(name) for name in partitions}
+    assert {name for name, count in partitions.items() if count > MINIMUM} == FLOW_TOPICS
 
 
 def test_every_topic_used_by_a_source_or_sink_is_declared() -> None:
