@@ -22,6 +22,9 @@ KNOWN: dict[tuple[str, str, str], str] = {
         "its own parse_time lets from/to near year 1 or 9999 overflow (shared.contract.parse_time does not)",
     ("audit", "/export", "raised OverflowError"):
         "functions/audit/queries.py: its own parse_time lets from/to near year 1 or 9999 overflow",
+    ("ledger", "/accounts/{account}/entries", "raised ValueError"):
+        "functions/ledger/queries.py _int_arg: str.isdigit() takes superscript digits (limit=², cursor=²) that "
+        "int() refuses; Query.integer reads ASCII digits only",
 }
 
 
