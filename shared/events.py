@@ -76,7 +76,8 @@ Amount = Annotated[
 Currency = Annotated[
     str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
 ]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# Colons only between non-empty parts: an id becomes part of a ledger account name (merchant:<id>).
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*$")]
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
 # Free-form JSON (metadata, details, variables): bounded in keys, depth, string and number size.
 JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json),

@@ -64,7 +64,8 @@ def _fresh_ids(data: dict[str, Any]) -> dict[str, Any]:
 def request_for(event_type: str, corruption: Corruption, structured: bool) -> tuple[dict[str, str], bytes]:
     attributes = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/fuzz", "type": event_type,
                   **corruption.attributes}
-    if structured:
+    if structured or any(char in attributes.get("datacontenttype", "") for char in "\r\n\x00"):
+        # No HTTP client can send such a Content-Type header: the attribute travels in a structured event.
         body = b'{"data":' + corruption.body + b"," + json.dumps(attributes).encode()[1:]
         return {"Content-Type": "application/cloudevents+json"}, body
     headers = {f"ce-{name}": encode_header(value) for name, value in attributes.items() if name != "datacontenttype"}
