@@ -32,8 +32,8 @@ from shared.limits import (
     SUBJECT_MAX_CHARS,
     bounded_json,
 )
-from shared.money import Money, MoneyError, plain, to_decimal, validate_currency
-from shared.times import TimeRangeError, bounded_utc
+from shared.money import AMOUNT_TEXT_MAX_CHARS, MAX_MINOR_UNITS, Money, MoneyError, plain, to_decimal, validate_currency
+from shared.times import TIME_TEXT_MAX_CHARS, TimeRangeError, bounded_utc
 
 MAX_METADATA_KEYS = 50
 
@@ -69,16 +69,21 @@ Amount = Annotated[
     BeforeValidator(_amount_text),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}, {"type": "number"}],
-            "description": "Decimal amount in major units, e.g. \"99.99\"",
+            "anyOf": [{"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "maxLength": AMOUNT_TEXT_MAX_CHARS},
+                      {"type": "number", "minimum": -MAX_MINOR_UNITS, "maximum": MAX_MINOR_UNITS}],
+            "description": "Decimal amount in major units, e.g. \"99.99\": a plain decimal (no exponent) within "
+                           f"{MAX_MINOR_UNITS} minor units and the currency's decimal places",
         }
     ),
 ]
 Currency = Annotated[
-    str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
+    str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3})
 ]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-UtcTime = Annotated[datetime, AfterValidator(_utc)]
+# Colons only between non-empty parts: an id becomes part of a ledger account name (merchant:<id>).
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*$")]
+UtcTime = Annotated[datetime, AfterValidator(_utc),
+                    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": TIME_TEXT_MAX_CHARS,
+                                    "description": "RFC 3339 time with an offset, from 1970 up to 9000"})]
 # Free-form JSON (metadata, details, variables): bounded in keys, depth, string and number size.
 JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json),
                        WithJsonSchema({"type": "object", "maxProperties": MAX_METADATA_KEYS,
@@ -191,10 +196,10 @@ class PaymentMethod(WireModel):
     type: Literal["card", "bank_transfer", "wallet"]
     token: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
     # The issuer identification number (first 6-8 digits): with last4 still far from a full card number.
-    bin: str | None = Field(default=None, pattern=r"^[0-9]{6,8}$")
-    last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    bin: str | None = Field(default=None, max_length=8, pattern=r"^[0-9]{6,8}$")
+    last4: str | None = Field(default=None, max_length=4, pattern=r"^[0-9]{4}$")
     brand: str | None = Field(default=None, max_length=32)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    country: str | None = Field(default=None, max_length=2, pattern=r"^[A-Z]{2}$")
 
 
 class PaymentRequested(EventData, MoneyFields):
@@ -205,7 +210,7 @@ class PaymentRequested(EventData, MoneyFields):
     customer_id: Identifier
     merchant_id: Identifier
     method: PaymentMethod
-    billing_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    billing_country: str | None = Field(default=None, max_length=2, pattern=r"^[A-Z]{2}$")
     customer_email: str | None = Field(default=None, max_length=254)
     description: str | None = Field(default=None, max_length=1000)
 
@@ -331,7 +336,7 @@ class NotificationRequested(EventData):
     channel: Channel
     recipient: str = Field(min_length=1, max_length=2048)
     template: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_\-]+$")
-    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    locale: str = Field(default="en", max_length=5, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     variables: JsonObject = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=998)
     body: str | None = Field(default=None, max_length=100_000)

@@ -38,7 +38,8 @@ _CURSOR_TEXT = ("2026-11-29T10:00:00.000000Z|" + "9" * 30, "0001-01-01T00:00:00.
 # Values aimed at what a parameter means (a cursor, a count, a time), drawn half of the time.
 AIMED = {
     "cursor": {**{f"cursor_{index}": base64.urlsafe_b64encode(text.encode()).decode()
-                  for index, text in enumerate(_CURSOR_TEXT)}, "int_63": str(2**63), "int_huge": "9" * 30},
+                  for index, text in enumerate(_CURSOR_TEXT)}, "int_63": str(2**63), "int_huge": "9" * 30,
+               "superscript": "\u00b2", "unicode": "\u0661"},
     "limit": {"int_63": str(2**63), "int_huge": "9" * 400, "zero": "0", "negative": "-1",
               "unicode": "\u0661\u0662", "superscript": "\u00b2"},
     "checkpoint": {"int_63": str(2**63), "int_huge": "9" * 400, "negative": "-1", "unicode": "\u0661"},
@@ -48,6 +49,7 @@ AIMED = {
 AIMED["to"] = AIMED["from"]
 AIMED["offset"] = AIMED["limit"]
 AIMED["index"] = AIMED["size"] = AIMED["limit"]
+EXISTING = {"account": "merchant:mer_1", "transaction_id": "payment:pay_1", "notification_id": "ntf_1"}
 PATH_VALUES = {**{name: value for name, value in STRINGS.items() if 0 < len(value) < 5000 and "\x00" not in value},
                "ok_account": "merchant:mer_1", "ok_id": "1", "huge_int": str(2**70), "negative": "-1",
                "dot": ".", "slash_encoded": "a%2Fb"}
@@ -71,9 +73,14 @@ def routes(created: World) -> list[tuple[str, str]]:
 
 @st.composite
 def requests(draw: st.DrawFn, pattern: str) -> tuple[str, str]:
-    path_name = draw(st.sampled_from(sorted(PATH_VALUES)))
-    path = re.sub(r"\{\w+\}", lambda _: quote(PATH_VALUES[path_name].encode("utf-8", "surrogatepass"), safe=""),
-                  pattern)
+    # Half of the time a path that exists, so the query string reaches the code that reads it.
+    path_name = "existing" if draw(st.booleans()) else draw(st.sampled_from(sorted(PATH_VALUES)))
+
+    def segment(match: re.Match[str]) -> str:
+        value = EXISTING.get(match.group(1), "1") if path_name == "existing" else PATH_VALUES[path_name]
+        return quote(value.encode("utf-8", "surrogatepass"), safe="")
+
+    path = re.sub(r"\{(\w+)\}", segment, pattern)
     names = draw(st.lists(st.sampled_from(PARAMETERS), max_size=3, unique=True))
     chosen: dict[str, tuple[str, str]] = {}
     for name in names:

@@ -157,3 +157,11 @@ def test_other_extensions_may_be_any_storable_text(hostile_world: World) -> None
     assert response.status_code == 200, response.data[:300]
     assert_refused(hostile_world, "ledger", "ledger.transaction-requested", data, "ce-kafkaheaderrecord",
                    kafkaheaderrecord="a%00b")
+
+
+@pytest.mark.parametrize("merchant", ["mer_1:", "mer::1", ":mer_1"])
+@pytest.mark.parametrize("event_type", ["payments.payment-processed", "payments.refund-processed"])
+def test_identifiers_make_valid_account_names(hostile_world: World, merchant: str, event_type: str) -> None:
+    """Found by the fuzzer: a merchant id with an empty colon segment became an invalid ledger account name."""
+    assert_refused(hostile_world, "ledger", event_type, corrupted(event_type, "merchantId", merchant),
+                   "data.merchantId")
