@@ -14,6 +14,7 @@ import httpx
 
 from functions.notifications.channels import Delivered, Message, Outcome, Undelivered, http_outcome, response_detail
 from functions.notifications.destinations import BadDestinationError, UnresolvableError, check_url, pinned_url, resolve
+from shared.tracing import span
 
 USER_AGENT = "paymesh-notifications/1"
 
@@ -83,7 +84,8 @@ class WebhookChannel:
                         "webhook-timestamp": str(timestamp),
                         "webhook-signature": sign(self._key, msg_id, timestamp, body)})
         try:
-            response = self._client.post(url, content=body, headers=headers, extensions=extensions)
+            with span("webhook.send", {"paymesh.webhook.id": msg_id}, kind="client"):
+                response = self._client.post(url, content=body, headers=headers, extensions=extensions)
         except httpx.HTTPError as error:
             return Undelivered(permanent=False, reason="unreachable", error=f"webhook: {type(error).__name__}: {error}")
         if 200 <= response.status_code < 300:

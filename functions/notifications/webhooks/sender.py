@@ -12,6 +12,7 @@ from functions.notifications.channels import response_detail
 from functions.notifications.channels.webhook import USER_AGENT
 from functions.notifications.destinations import BadDestinationError, UnresolvableError, check_url, pinned_url, resolve
 from functions.notifications.masking import mask_url, scrub
+from shared.tracing import span
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ class WebhookSender:
                 address_url = pinned_url(target, resolve(target))
                 headers["Host"] = target.parts.netloc.rpartition("@")[2]
                 extensions["sni_hostname"] = target.host
-            response = self._client.post(address_url, content=body, headers=headers, extensions=extensions)
+            with span("webhook.send", {"paymesh.webhook.id": headers.get("webhook-id", "")}, kind="client"):
+                response = self._client.post(address_url, content=body, headers=headers, extensions=extensions)
         except (BadDestinationError, UnresolvableError) as error:
             return Sent(None, _ms(started), f"refused: {error}")
         except httpx.HTTPError as error:
