@@ -29,6 +29,7 @@ from rich.table import Table
 
 from paymesh.local.broker import all_topics
 from paymesh.local.demo_dispute import DisputeAct, print_dispute, run_dispute
+from paymesh.local.demo_settlement import SettlementAct, print_settlement, run_settlement
 from paymesh.local.send import new_event, produce
 from paymesh.local.watch import Seen, TopicReader
 from shared.envelope import Envelope
@@ -119,6 +120,7 @@ class DemoResult:
     sandbox_url: str | None = None
     sandbox: dict[str, int] | None = None
     dispute: DisputeAct | None = None
+    settlement: SettlementAct | None = None
     # The merchant webhook endpoint the demo registered: its id (or the error), and its messages with attempts.
     endpoint: str | None = None
     merchant_webhooks: list[dict[str, Any]] = field(default_factory=list)
@@ -184,6 +186,11 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
         if dispute is not None:
             seen.extend(dispute.seen)
             complete = dispute.complete
+        # Closing act: a settlement run for the demo merchant (paymesh/local/demo_settlement.py).
+        settlement = run_settlement(bootstrap, reader, run=run, merchant=MERCHANT, timeout=timeout) if complete \
+            else None
+        if settlement is not None:
+            seen.extend(settlement.seen)
         seconds = time.monotonic() - started
         received = len(hooks.received)
     reader.close()
@@ -192,6 +199,7 @@ def run_demo(bootstrap: str, urls: dict[str, str] | None = None, timeout: float 
     if endpoint is not None and endpoint.startswith("ep_"):
         result.merchant_webhooks = merchant_messages(urls["notifications"], endpoint, headers)
     result.dispute = dispute
+    result.settlement = settlement
     if sandbox_url:
         arrived = [str(item.get("channel")) for item in _outbox(sandbox_url)[before:]]
         result.sandbox = {channel: arrived.count(channel) for channel in ("email", "sms", "push")}
@@ -339,6 +347,7 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
         console.print("no provider sandbox (--no-sandbox): email, SMS and push went to the providers configured in "
                       "the environment (not_configured where there are none)")
     print_dispute(result.dispute, console)
+    print_settlement(result.settlement, console)
     console.print(f"audit chain (GET /verify): {_verify(result.audit_verify)}")
     alerts = result.of("audit.compliance-alerts")
     console.print(f"compliance alerts: {len(alerts)}")

@@ -133,6 +133,11 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     [closed] = result.of("payments.dispute-closed")
     assert (closed.data["paymentId"], closed.data["outcome"]) == (f"pay_eur_{result.run}", "lost")
     assert f"dispute dp_demo_{result.run} on pay_eur_{result.run}" in shown
+    # and closes with a settlement run: a payout held per currency the merchant has money available in
+    assert result.settlement is not None and result.settlement.payouts, result.settlement
+    assert all(payout["merchantId"] == "mer_demo" and payout["period"] == f"demo-{result.run}"
+               for payout in result.settlement.payouts)
+    assert f"settlement demo-{result.run}: payout " in shown
     # the merchant's webhook endpoint got every payment outcome once, and the demo printed the attempts
     assert result.endpoint is not None and result.endpoint.startswith("ep_"), result.endpoint
     hooks = sorted((m["eventType"], m["status"], [a["status"] for a in m["attempts"]])
