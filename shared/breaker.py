@@ -7,8 +7,10 @@ probe (half-open). The probe's success closes the breaker; its failure opens it 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +46,26 @@ class Breaker:
     @staticmethod
     def state_name(state: BreakerState) -> str:
         return "closed" if state.opened_at is None else "open"
+
+
+class LocalBreaker:
+    """A breaker whose state lives in this process (one per provider or gateway, per replica), safe across the
+    request threads: `admit()` before a call (False: refuse it without calling), `record(failed)` after it."""
+
+    def __init__(self, breaker: Breaker, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.breaker = breaker
+        self.clock = clock
+        self.state = BreakerState()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            if not self.breaker.allows(self.state, now):
+                return False
+            self.state = self.breaker.probing(self.state, now)
+            return True
+
+    def record(self, *, failed: bool) -> None:
+        with self._lock:
+            self.state = self.breaker.failed(self.state, self.clock()) if failed else self.breaker.succeeded(self.state)

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from shared import tracing
 from tests.notifications.harness import MakeHarness
 from tests.notifications.servers import json_api
 from tests.notifications.test_providers import sms, twilio
 from tests.support.http_recorder import recording_server
-from tests.support.otlp import Receiver, otlp_receiver
+from tests.support.otlp import Receiver, exporting, flushed
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    with otlp_receiver() as running:
-        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": running.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
-        saved = {name: os.environ.get(name) for name in environ}
-        os.environ.update(environ)
-        try:
-            assert tracing.configure("notifications")
-            yield running
-        finally:
-            tracing.shutdown()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with exporting("notifications") as running:
+        yield running
 
 
 def test_an_sms_and_a_webhook_are_client_spans_of_their_deliveries(receiver: Receiver,
@@ -41,9 +27,7 @@ def test_an_sms_and_a_webhook_are_client_spans_of_their_deliveries(receiver: Rec
         webhook = {"notificationId": "ntf_span_hook", "channel": "webhook", "recipient": hook.url + "/h",
                    "body": "hi"}
         assert app.request(webhook).status_code == 200
-    assert tracing._state.provider is not None
-    tracing._state.provider.force_flush()
-    spans = receiver.wait_for(lambda found: {"provider.sms", "webhook.send"} <= {s.name for s in found}, timeout=10)
+    spans = flushed(receiver, lambda found: {"provider.sms", "webhook.send"} <= {s.name for s in found})
     servers = {span.trace_id for span in spans if span.kind == "server"}
     calls = [span for span in spans if span.name in {"provider.sms", "webhook.send"}]
     assert sorted(span.name for span in calls) == ["provider.sms", "webhook.send"]

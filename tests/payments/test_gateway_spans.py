@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,31 +9,18 @@ import pytest
 
 from functions.payments.app import build_spec
 from functions.payments.settings import PaymentsSettings
-from shared import tracing
 from shared.publish import MemoryPublisher
 from tests.payments.harness import MIGRATIONS, PAYMENT_REQUESTED, payment
 from tests.support import build_app, flask_client, post_event, temporary_store
-from tests.support.otlp import Receiver, otlp_receiver
+from tests.support.otlp import Receiver, exporting, flushed
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    with otlp_receiver() as running:
-        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": running.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
-        saved = {name: os.environ.get(name) for name in environ}
-        os.environ.update(environ)
-        try:
-            assert tracing.configure("payments")
-            yield running
-        finally:
-            tracing.shutdown()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with exporting("payments") as running:
+        yield running
 
 
 def test_authorize_and_capture_are_client_spans_of_the_delivery(receiver: Receiver, tmp_path: Path) -> None:
@@ -43,10 +29,7 @@ def test_authorize_and_capture_are_client_spans_of_the_delivery(receiver: Receiv
         client = flask_client(build_app(build_spec(settings), store, settings, MemoryPublisher()))
         response = post_event(client, PAYMENT_REQUESTED, payment("pay_span"), traceparent=TRACEPARENT)
     assert response.status_code == 200
-    assert tracing._state.provider is not None
-    tracing._state.provider.force_flush()
-    spans = receiver.wait_for(lambda found: {"gateway.authorize", "gateway.capture"} <= {s.name for s in found},
-                              timeout=10)
+    spans = flushed(receiver, lambda found: {"gateway.authorize", "gateway.capture"} <= {s.name for s in found})
     server = next(span for span in spans if span.kind == "server")
     calls = [span for span in spans if span.name.startswith("gateway.")]
     assert sorted(span.name for span in calls) == ["gateway.authorize", "gateway.capture"]

@@ -103,3 +103,36 @@ def otlp_receiver() -> Iterator[Receiver]:
     with serving(Handler) as url:
         receiver.url = url
         yield receiver
+
+
+@contextmanager
+def exporting(service: str) -> Iterator[Receiver]:
+    """A receiver, and this process's tracing configured to export to it as `service` (from the standard OTEL_*
+    variables, as in production); tracing is shut down and the variables restored afterwards."""
+    import os
+
+    from shared import tracing
+
+    with otlp_receiver() as receiver:
+        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+        saved = {name: os.environ.get(name) for name in environ}
+        os.environ.update(environ)
+        try:
+            assert tracing.configure(service)
+            yield receiver
+        finally:
+            tracing.shutdown()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def flushed(receiver: Receiver, done: Callable[[list[Span]], bool], timeout: float = 10.0) -> list[Span]:
+    """The spans once the exporter has sent what it holds and `done` holds (or the timeout passed)."""
+    from shared import tracing
+
+    assert tracing._state.provider is not None
+    tracing._state.provider.force_flush()
+    return receiver.wait_for(done, timeout)

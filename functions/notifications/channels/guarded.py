@@ -8,14 +8,11 @@ as a probe after the cooldown. A permanent refusal (a bad address) is an answer 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from functions.notifications import metrics
 from functions.notifications.channels import Channel, Message, Outcome, Undelivered
-from shared.breaker import Breaker, BreakerState
+from shared.breaker import Breaker, LocalBreaker
 from shared.tracing import span
 
 
@@ -23,28 +20,22 @@ from shared.tracing import span
 class GuardedChannel:
     inner: Channel
     breaker: Breaker
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     name: str = ""
-    state: BreakerState = field(default_factory=BreakerState)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    guard: LocalBreaker = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
+        self.guard = LocalBreaker(self.breaker)
 
     def configured(self) -> str | None:
         return self.inner.configured()
 
     def send(self, message: Message) -> Outcome:
-        with self._lock:
-            now = self.clock()
-            if not self.breaker.allows(self.state, now):
-                metrics.PROVIDER_BREAKER_REFUSALS.labels(self.name).inc()
-                return Undelivered(permanent=False, reason="provider_unavailable",
-                                   error=f"circuit open: the {self.name} provider failed repeatedly; not called")
-            self.state = self.breaker.probing(self.state, now)
+        if not self.guard.admit():
+            metrics.PROVIDER_BREAKER_REFUSALS.labels(self.name).inc()
+            return Undelivered(permanent=False, reason="provider_unavailable",
+                               error=f"circuit open: the {self.name} provider failed repeatedly; not called")
         with span(f"provider.{self.name}", {"paymesh.channel": self.name}, kind="client"):
             outcome = self.inner.send(message)
-        with self._lock:
-            failed = isinstance(outcome, Undelivered) and not outcome.permanent
-            self.state = self.breaker.failed(self.state, self.clock()) if failed else self.breaker.succeeded(self.state)
+        self.guard.record(failed=isinstance(outcome, Undelivered) and not outcome.permanent)
         return outcome

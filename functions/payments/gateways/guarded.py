@@ -8,15 +8,13 @@ not failures: only GatewayUnavailableError counts.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from functions.payments.gateways import ChargeRequest, Gateway, GatewayResult, GatewayUnavailableError, RefundCall
 from functions.payments.metrics import GATEWAY_BREAKER_REFUSALS
-from shared.breaker import Breaker, BreakerState
+from shared.breaker import Breaker, LocalBreaker
 from shared.tracing import span
 
 T = TypeVar("T")
@@ -28,30 +26,24 @@ class GuardedGateway:
 
     inner: Gateway
     breaker: Breaker
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     name: str = ""
-    state: BreakerState = field(default_factory=BreakerState)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    guard: LocalBreaker = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
+        self.guard = LocalBreaker(self.breaker)
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
-        with self._lock:
-            now = self.clock()
-            if not self.breaker.allows(self.state, now):
-                GATEWAY_BREAKER_REFUSALS.labels(self.name).inc()
-                raise GatewayUnavailableError("circuit open: the gateway failed repeatedly; not called")
-            self.state = self.breaker.probing(self.state, now)
+        if not self.guard.admit():
+            GATEWAY_BREAKER_REFUSALS.labels(self.name).inc()
+            raise GatewayUnavailableError("circuit open: the gateway failed repeatedly; not called")
         with span(f"gateway.{operation}", {"paymesh.gateway": self.name}, kind="client"):
             try:
                 result = call()
             except GatewayUnavailableError:
-                with self._lock:
-                    self.state = self.breaker.failed(self.state, self.clock())
+                self.guard.record(failed=True)
                 raise
-        with self._lock:
-            self.state = self.breaker.succeeded(self.state)
+        self.guard.record(failed=False)
         return result
 
     def authorize(self, request: ChargeRequest) -> GatewayResult:
