@@ -27,6 +27,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from shared.limits import (
     CODE_MAX_CHARS,
     COUNT_MAX,
+    INTEGER_MAX,
     MESSAGE_MAX_CHARS,
     REFERENCE_MAX_CHARS,
     SUBJECT_MAX_CHARS,
@@ -586,7 +587,7 @@ class DisputeOpened(EventData, MoneyFields):
     merchant_id: Identifier
     reason: str = Field(default="general", max_length=100)
     gateway: Identifier
-    gateway_reference: str
+    gateway_reference: Reference
     opened_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -661,7 +662,7 @@ class AuditCheckpointEvent(EventData):
     key_field: ClassVar[str] = "origin"
 
     origin: str = Field(min_length=1, max_length=256)
-    tree_size: int = Field(ge=0)
+    tree_size: int = Field(ge=0, le=INTEGER_MAX)
     root_hash: str = Field(min_length=44, max_length=44)  # base64 of the 32-byte root
     checkpoint: str = Field(min_length=1, max_length=4096)
     signed_at: UtcTime = Field(default_factory=utcnow)
