@@ -25,6 +25,9 @@ def trace_command(
                                                        "(default KAFKA_BOOTSTRAP_SERVERS, if set)")] = None,
     home: Annotated[Path, typer.Option(help="the running set's PAYMESH_HOME", envvar="PAYMESH_HOME")]
     = Path(".paymesh"),
+    token: Annotated[str | None, typer.Option(help="with --url: a reader's bearer token for the audit query API "
+                                                   "(kubectl create token paymesh-reader --audience audit)",
+                                              envvar="PAYMESH_TOKEN", show_default=False)] = None,
 ) -> None:
     """One payment's story as a tree: each event, the function that handled it, when, how long, the outcome,
     retries and dead letters."""
@@ -38,13 +41,19 @@ def trace_command(
         if audit_url is None and not entries:
             console.print("[red]paymesh trace: no running set here: start `paymesh up`, or pass --url[/]")
             raise typer.Exit(2)
+        if state.get("issuer") and token is None:
+            from paymesh.local.cli import issued_token
+
+            token = issued_token(home, "reader", "audit")
     else:
         servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if servers:
             settings = load_settings(RuntimeSettings).model_copy(update={"kafka_bootstrap_servers": servers})
             entries = dead_letter_entries(dlq.read(settings, dlq.topics()))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        story = collect(key, entries, audit_url)
+        with httpx.Client(timeout=10, headers=headers) as client:
+            story = collect(key, entries, audit_url, client)
     except httpx.HTTPError as error:
         console.print(f"[red]paymesh trace: the audit query API at {audit_url}: {type(error).__name__}: {error}[/]")
         raise typer.Exit(1) from None

@@ -100,7 +100,8 @@ def test_one_trace_from_the_payment_request_to_the_audit_records(local: LocalSet
     names = {(by_id[span.parent_id].service, span.name) for span in ours if span.parent_id in by_id}
     assert ("payments", "store.transaction") in names and ("payments", "publish") in names
     # the audit records of this payment are the ones the audit spans handled
-    records = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"}).json()
+    records = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"},
+                        headers=local.auth_headers("reader")).json()
     assert {item["eventId"] for item in records["items"]} <= {span.attributes["cloudevents.event_id"]
                                                               for span in servers["audit"]}
 
@@ -153,14 +154,17 @@ def test_a_poison_event_is_dead_lettered_listed_shown_fixed_replayed_and_complet
     reader.close()
     processed = _processed(seen, payment_id)
     assert len({item.attributes["id"] for item in processed}) == 1
-    audited = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"}).json()
+    audited = httpx.get(f"{local.urls['audit']}/events", params={"correlationId": f"corr-{payment_id}"},
+                        headers=local.auth_headers("reader")).json()
     payment_records = [item for item in audited["items"] if item["service"] == "payments"]
     assert len(payment_records) == 1, payment_records
-    balances = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_obs/balances").json()
+    balances = httpx.get(f"{local.urls['ledger']}/accounts/merchant:mer_obs/balances",
+                         headers=local.auth_headers("reader")).json()
     assert "NZD" in json.dumps(balances)
 
     # `paymesh trace` tells the story: the refusal, the replays, and what the payment caused
-    story = collect(payment_id, journal.read(local.home / journal.JOURNAL_FILE), local.urls["audit"])
+    with httpx.Client(timeout=10, headers=local.auth_headers("reader", "audit")) as client:
+        story = collect(payment_id, journal.read(local.home / journal.JOURNAL_FILE), local.urls["audit"], client)
     assert f"corr-{payment_id}" in story.correlation_ids
     [requested] = [step for step in story.roots if step.type == "payments.payment-requested"]
     assert [entry["outcome"] for entry in requested.deliveries] == ["dead_lettered", "delivered", "delivered"]
@@ -174,7 +178,8 @@ def test_a_poison_event_is_dead_lettered_listed_shown_fixed_replayed_and_complet
     shown = CliRunner().invoke(cli, ["trace", payment_id, "--home", str(local.home)])
     assert shown.exit_code == 0, shown.output
     assert "dead-lettered (422)" in shown.output and "payments.payment-processed" in shown.output
-    remote = CliRunner().invoke(cli, ["trace", f"corr-{payment_id}", "--url", local.urls["audit"]])
+    remote = CliRunner().invoke(cli, ["trace", f"corr-{payment_id}", "--url", local.urls["audit"],
+                                      "--token", local.token("reader", "audit")])
     assert remote.exit_code == 0 and "payment.captured" in remote.output, remote.output
     missing = CliRunner().invoke(cli, ["trace", "pay_nobody", "--home", str(local.home)])
     assert missing.exit_code == 1 and "nothing found" in missing.output
