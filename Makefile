@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install bench fuzz clean
+.PHONY: run test lint install bench fuzz reliability clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: install
 	PAYMESH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PAYMESH_FUZZ_RANDOM=1 PAYMESH_FUZZ_BACKENDS=sqlite,postgres \
 		$(BIN)/pytest -q -p no:cacheprovider tests/fuzz
+
+# The reliability suite at full size (make test runs the crash test with 2,000 payments to stay under 10 minutes).
+reliability: install
+	PAYMESH_RELIABILITY_CRASH_PAYMENTS=5000 PAYMESH_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider tests/reliability
 
 bench: install
 	$(BIN)/python -m bench
