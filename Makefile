@@ -33,9 +33,10 @@ fuzz: install
 	PAYMESH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PAYMESH_FUZZ_RANDOM=1 PAYMESH_FUZZ_BACKENDS=sqlite,postgres \
 		$(BIN)/pytest -q -p no:cacheprovider tests/fuzz
 
-# The reliability suite at full size (make test runs the crash test with 2,000 payments to stay under 10 minutes).
+# The reliability suite at full size (make test runs smaller crash and duplicate runs to stay under 10 minutes).
 reliability: install
-	PAYMESH_RELIABILITY_CRASH_PAYMENTS=5000 PAYMESH_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider tests/reliability
+	PAYMESH_RELIABILITY_CRASH_PAYMENTS=5000 PAYMESH_RELIABILITY_PAYMENTS=2000 PAYMESH_REQUIRE_POSTGRES=1 \
+		$(BIN)/pytest -q -p no:cacheprovider tests/reliability
 
 bench: install
 	$(BIN)/python -m bench

@@ -216,7 +216,7 @@ def register_endpoint(notifications_url: str, url: str, headers: Mapping[str, st
     """Register the demo merchant's endpoint: its id, or what went wrong."""
     body = {"merchantId": MERCHANT, "url": url, "description": "paymesh demo",
             "eventTypes": ["payments.payment-processed", "payments.payment-failed", "payments.refund-processed",
-                           "payments.refund-failed"]}
+                           "payments.refund-failed", "payments.dispute-opened", "payments.dispute-closed"]}
     try:
         response = httpx.post(f"{notifications_url}/endpoints", json=body, timeout=5, headers=dict(headers or {}))
     except httpx.HTTPError as error:

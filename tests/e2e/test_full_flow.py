@@ -138,12 +138,14 @@ def test_the_demo_scenario_completes_and_reports(local: LocalSet) -> None:
     assert all(payout["merchantId"] == "mer_demo" and payout["period"] == f"demo-{result.run}"
                for payout in result.settlement.payouts)
     assert f"settlement demo-{result.run}: payout " in shown
-    # the merchant's webhook endpoint got every payment outcome once, and the demo printed the attempts
+    # the merchant's webhook endpoint got every payment outcome and the dispute once; the demo printed the attempts
     assert result.endpoint is not None and result.endpoint.startswith("ep_"), result.endpoint
     hooks = sorted((m["eventType"], m["status"], [a["status"] for a in m["attempts"]])
                    for m in result.merchant_webhooks)
     assert hooks == sorted([("payments.payment-processed", "delivered", ["delivered"])] * 2
-                           + [("payments.payment-failed", "delivered", ["delivered"])] * 2)
+                           + [("payments.payment-failed", "delivered", ["delivered"])] * 2
+                           + [("payments.dispute-opened", "delivered", ["delivered"]),
+                              ("payments.dispute-closed", "delivered", ["delivered"])])
     assert "Merchant webhooks" in shown and "delivered 200 in" in shown
 
 
