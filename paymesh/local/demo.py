@@ -348,7 +348,7 @@ def print_result(result: DemoResult, console: Console | None = None) -> None:
                       "the environment (not_configured where there are none)")
     print_dispute(result.dispute, console)
     print_settlement(result.settlement, console)
-    console.print(f"audit chain (GET /verify): {_verify(result.audit_verify)}")
+    console.print(f"audit log (GET /verify): {_verify(result.audit_verify)}")
     alerts = result.of("audit.compliance-alerts")
     console.print(f"compliance alerts: {len(alerts)}")
     for item in alerts:

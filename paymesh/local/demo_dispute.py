@@ -74,7 +74,9 @@ def print_dispute(act: DisputeAct | None, console: Console) -> None:
     if act.problem:
         console.print(f"[red]dispute: {escape(act.problem)}[/]")
         return
-    steps = [f"{item.topic} {item.data.get('outcome', '')}".strip() for item in act.seen
+    # opened before closed: they travel on different topics, so they may be seen in either order
+    steps = [f"{item.topic} {item.data.get('outcome', '')}".strip() for item in
+             sorted(act.seen, key=lambda item: item.topic != "payments.dispute-opened")
              if item.topic.startswith("payments.dispute-") and isinstance(item.data, dict)]
     state = "[green]complete[/]" if act.complete else "[red]INCOMPLETE[/]"
     console.print(f"dispute {escape(act.dispute_id)} on {escape(act.payment_id)} ({state}): "
