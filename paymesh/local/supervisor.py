@@ -28,6 +28,9 @@ def ports_from(base_port: int) -> dict[str, int]:
     return {name: base_port + index for index, name in enumerate(PORTS)}
 
 
+LOCAL_THREADS = "32"
+
+
 def local_defaults(home: Path) -> dict[str, str]:
     """What a one-machine set needs that a cluster gets from its Secrets: webhooks to local receivers (the SSRF
     guard stays on for every other host) and a webhook signing secret, generated once per PAYMESH_HOME."""
@@ -36,7 +39,11 @@ def local_defaults(home: Path) -> dict[str, str]:
         secret_file.write_text("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
         secret_file.chmod(0o600)
     return {"PAYMESH_NOTIFICATIONS_WEBHOOK_ALLOW_HOSTS": "127.0.0.1,localhost",
-            "PAYMESH_NOTIFICATIONS_WEBHOOK_SECRET": secret_file.read_text().strip()}
+            "PAYMESH_NOTIFICATIONS_WEBHOOK_SECRET": secret_file.read_text().strip(),
+            # A function has up to one delivery in flight per partition it consumes (12 on the busiest topics),
+            # each possibly waiting on a stalled KafkaSink; functions-framework's default (4 threads per core)
+            # would leave no thread for /ready and the query routes then.
+            "THREADS": LOCAL_THREADS}
 
 
 def _libc() -> Any:
