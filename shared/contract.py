@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from shared import times
@@ -173,8 +174,9 @@ class Route:
     errors: tuple[int, ...] = ()
     # Who may call it once an auth layer exists: "reader" for reads, "admin" for writes.
     role: str = "reader"
-    # Write routes: the JSON Schema of the body they take, and the status of their success answer.
-    request: Mapping[str, Any] | None = None
+    # Write routes: the model of the body they take (its JSON Schema is made only when /openapi.json is asked
+    # for, never at start-up), and the status of their success answer.
+    request: type[BaseModel] | None = None
     success: int = 200
     # A streamed answer's media type when it is not the Stream default (e.g. text/plain; charset=utf-8).
     content_type: str | None = None
@@ -224,7 +226,7 @@ class FunctionSpec:
 
     def write(self, method: str, pattern: str, view: View, *, summary: str = "", params: Sequence[Param] = (),
               response: Mapping[str, Any] | None = None, errors: Sequence[int] = (),
-              request: Mapping[str, Any] | None = None, success: int = 200) -> None:
+              request: type[BaseModel] | None = None, success: int = 200) -> None:
         """An admin route taking a JSON body (POST, PUT, PATCH or DELETE)."""
         assert method in WRITE_METHODS, method
         self.routes.append(Route(method, pattern, view, summary, tuple(params), response, tuple(errors),

@@ -178,7 +178,8 @@ def route_operation(route: Route) -> dict[str, Any]:
         operation["summary"] = route.summary
     if route.request is not None:
         operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": dict(route.request)}}}
+                                    "content": {"application/json": {
+                                        "schema": route.request.model_json_schema(by_alias=True)}}}
     return operation
 
 
