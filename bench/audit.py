@@ -1,13 +1,15 @@
 """Audit transparency log benchmark on PostgreSQL: records/s integrated with 8 concurrent HTTP senders, and
 the latency of inclusion and consistency proofs at the size the log has reached. Prints numbers; not a test.
 
-    .venv/bin/python -m bench.audit [--prefill 1000000] [--seconds 20] [--connections 8]
+    .venv/bin/python -m bench.audit [--prefill 1000000] [--seconds 20] [--connections 8] [--batch 100]
 
 --prefill first fills the log to that size through the integrator itself (records inserted as pending,
 integrated 5000 per round, as a backlog would be), so proofs are measured on a big tree. Then the audit
 function runs under functions-framework (gunicorn, THREADS=10 as on Knative) with a signing key, and wrk
-posts one audit event per request from --connections connections; every 2xx means the record was
-integrated and signed, and the rate is the growth of the signed tree over the run.
+posts audit events from --connections connections: one per request (binary mode, as a KafkaSource
+delivers), or with --batch N a CloudEvents batch of N per request (application/cloudevents-batch+json,
+handled in one transaction and one integration round). Every 2xx means its records were integrated and
+signed, and the rate is the growth of the signed tree over the run.
 """
 
 from __future__ import annotations
@@ -44,6 +46,27 @@ from shared.store import Store
 PG_URL = os.environ.get("PAYMESH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MIGRATIONS = ROOT / "functions" / "audit" / "migrations"
 START = datetime(2026, 1, 1, tzinfo=UTC)
+# A CloudEvents batch of `size` copies of `template`, each with its own id ({n}).
+BATCH_LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  prefix = tostring(tid) .. "_" .. tostring(os.time())
+end
+counter = 0
+request = function()
+  local items = {}
+  for i = 1, size do
+    counter = counter + 1
+    local n = prefix .. "_" .. tostring(counter)
+    items[i] = string.gsub(template, "{n}", n)
+  end
+  return wrk.format("POST", "/", nil, "[" .. table.concat(items, ",") .. "]")
+end
+"""
 
 
 def prefill(store: Store, signing: Signing, count: int, batch: int = 5000) -> float:
@@ -101,6 +124,7 @@ def main() -> None:
     parser.add_argument("--prefill", type=int, default=0, help="records to put in the log first")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1, help="events per request (>1: a CloudEvents batch)")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (Knative: replicas)")
     parser.add_argument("--samples", type=int, default=500, help="proofs per latency measurement")
     parser.add_argument("--url", default=PG_URL)
@@ -146,10 +170,18 @@ def main() -> None:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
             before, _ = tree_size(client, verifier)
             script = Path(home) / "load.lua"
-            script.write_text(f"template = {json.dumps(template)}\n" + LUA)
+            if options.batch > 1:
+                item = json.dumps({"specversion": "1.0", "id": "bench-{n}", "source": "/bench", "type": event_type,
+                                   "datacontenttype": "application/json", "data": "@DATA@"})
+                item = item.replace('"@DATA@"', template)
+                script.write_text(f"template = {json.dumps(item)}\nsize = {options.batch}\n" + BATCH_LUA)
+                headers = ["-H", "Content-Type: application/cloudevents-batch+json"]
+            else:
+                script.write_text(f"template = {json.dumps(template)}\n" + LUA)
+                headers = ["-H", "ce-specversion: 1.0", "-H", "ce-source: /bench", "-H", f"ce-type: {event_type}",
+                           "-H", "Content-Type: application/json"]
             command = ["wrk", "-t2", f"-c{options.connections}", f"-d{options.seconds}s", "--latency", "-s",
-                       str(script), "-H", "ce-specversion: 1.0", "-H", "ce-source: /bench", "-H",
-                       f"ce-type: {event_type}", "-H", "Content-Type: application/json", f"http://127.0.0.1:{port}/"]
+                       str(script), *headers, f"http://127.0.0.1:{port}/"]
             started = time.perf_counter()
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             elapsed = time.perf_counter() - started
@@ -158,7 +190,9 @@ def main() -> None:
             results = {"integrated": after - before, "records_per_second": (after - before) / elapsed,
                        "http_2xx_per_second": wrk["rps"], "non_2xx": wrk["non_2xx"], "p50_ms": wrk["p50_ms"],
                        "p99_ms": wrk["p99_ms"]}
-            print(f"ingest, {options.connections} HTTP senders, one event per request, {options.workers} worker(s): "
+            results["events_per_request"] = options.batch
+            shape = "one event per request" if options.batch == 1 else f"batches of {options.batch} events"
+            print(f"ingest, {options.connections} HTTP senders, {shape}, {options.workers} worker(s): "
                   f"{results['records_per_second']:,.0f} records/s integrated and signed "
                   f"(p50 {wrk['p50_ms']:.1f} ms, p99 {wrk['p99_ms']:.1f} ms, non-2xx {wrk['non_2xx']:.0f})")
             latency = proof_latency(client, verifier, options.samples)
@@ -168,7 +202,8 @@ def main() -> None:
                   f" p99 {latency['consistency_p99_ms']:.2f} ms (HTTP, {options.samples} samples)")
             out = ROOT / "bench" / "results"
             out.mkdir(exist_ok=True)
-            (out / "audit.json").write_text(json.dumps(results, indent=2))
+            name = "audit.json" if options.batch == 1 else f"audit_batch{options.batch}.json"
+            (out / name).write_text(json.dumps(results, indent=2))
     finally:
         if server is not None:
             server.terminate()

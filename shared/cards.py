@@ -21,6 +21,8 @@ LAYOUTS: tuple[tuple[int, ...], ...] = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5)
 SEPARATORS = frozenset({" ", "-"})
 PAN_LENGTHS = range(13, 20)
 _DIGIT_RUN = re.compile(r"\d+")
+_NOT_DIGITS = re.compile(r"\D+")
+_OPENING_GROUPS = frozenset(layout[0] for layout in LAYOUTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +84,12 @@ class _Run:
     digits: str  # ASCII
 
 
+def _ascii_digits(run: str) -> str:
+    return run if run.isascii() else "".join(str(unicodedata.decimal(char)) for char in run)
+
+
 def _runs(text: str) -> list[_Run]:
-    return [_Run(match.start(), match.end(), "".join(str(unicodedata.decimal(char)) for char in match.group()))
-            for match in _DIGIT_RUN.finditer(text)]
+    return [_Run(match.start(), match.end(), _ascii_digits(match.group())) for match in _DIGIT_RUN.finditer(text)]
 
 
 def _phone(text: str, run: _Run) -> bool:
@@ -94,11 +99,13 @@ def _phone(text: str, run: _Run) -> bool:
 
 def pan_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every card number in `text`, contiguous or grouped; spans may overlap."""
+    if len(text) < PAN_LENGTHS.start or len(_NOT_DIGITS.sub("", text)) < PAN_LENGTHS.start:
+        return []  # too few digits for any card number (most text): skip the run analysis
     runs = _runs(text)
     spans = [(run.start, run.end) for run in runs
              if len(run.digits) in PAN_LENGTHS and not _phone(text, run) and is_pan(run.digits)]
     for first in range(len(runs)):
-        if _phone(text, runs[first]):
+        if len(runs[first].digits) not in _OPENING_GROUPS or _phone(text, runs[first]):
             continue
         for layout in LAYOUTS:
             window = runs[first:first + len(layout)]

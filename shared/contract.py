@@ -63,11 +63,19 @@ class Context:
     settings: RuntimeSettings
     now: datetime
     committed: list[Callable[[], None]] = field(default_factory=list)
+    # Shared by every event of one transaction (a batch handled as one, see FunctionSpec.batch_transaction).
+    closing: list[Callable[[], None]] = field(default_factory=list)
+    scratch: dict[str, Any] = field(default_factory=dict)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once this event's transaction has committed (e.g. count a metric); never on a
         rollback or a retried attempt."""
         self.committed.append(action)
+
+    def before_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` in the transaction once every event of it has been handled, before it commits
+        (work done once per transaction rather than once per event)."""
+        self.closing.append(action)
 
 
 Handler = Callable[[Context, Any], Sequence[Emit]]
@@ -204,6 +212,8 @@ class FunctionSpec:
     on_publisher: list[Callable[[Publisher], None]] = field(default_factory=list)
     # The data model of each consumed type (catalog types and non-topic ones such as PingSource ticks).
     models: dict[str, type[EventData]] = field(default_factory=dict)
+    # A CloudEvents batch is handled in one transaction: all its events are stored, or none is.
+    batch_transaction: bool = False
 
     def on(self, model: type[E], handler: Callable[[Context, E], Sequence[Emit]]) -> None:
         self.handlers[model.type_name] = cast(Handler, handler)

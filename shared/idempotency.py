@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, bindparam, insert, select
+from sqlalchemy import ARRAY, Column, DateTime, Text, any_, bindparam, insert, select
 from sqlmodel import Field, Session, SQLModel
 
 
@@ -33,6 +33,9 @@ _TABLE = ProcessedEvent.__table__  # type: ignore[attr-defined]
 _FIND = select(_TABLE.c.outputs).where(_TABLE.c.source == bindparam("source"),
                                        _TABLE.c.event_id == bindparam("event_id"))
 _REMEMBER = insert(_TABLE)
+_FIND_MANY_ARRAYS = select(_TABLE.c.source, _TABLE.c.event_id, _TABLE.c.outputs).where(
+    _TABLE.c.source == any_(bindparam("sources", type_=ARRAY(Text))),
+    _TABLE.c.event_id == any_(bindparam("event_ids", type_=ARRAY(Text))))
 
 
 def find(session: Session, source: str, event_id: str) -> list[dict[str, Any]] | None:
@@ -43,10 +46,38 @@ def find(session: Session, source: str, event_id: str) -> list[dict[str, Any]] |
     return outputs
 
 
+def find_many(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The stored outputs of those of `keys` (source, event id) already handled, in one query."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    sources, event_ids = sorted({source for source, _ in wanted}), sorted({event_id for _, event_id in wanted})
+    connection = session.connection()
+    # Sources and ids each as a list (the primary key's index takes both); pairs that match only across
+    # keys are dropped below. PostgreSQL takes the lists as two array parameters: one statement text
+    # whatever the batch size, instead of one placeholder per value to render and parse each time.
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(_FIND_MANY_ARRAYS, {"sources": sources, "event_ids": event_ids}).all()
+    else:
+        rows = connection.execute(select(_TABLE.c.source, _TABLE.c.event_id, _TABLE.c.outputs).where(
+            _TABLE.c.source.in_(sources), _TABLE.c.event_id.in_(event_ids))).all()
+    return {(row.source, row.event_id): json.loads(row.outputs) for row in rows
+            if (row.source, row.event_id) in wanted}
+
+
 def remember(session: Session, source: str, event_id: str, event_type: str,
              outputs: list[dict[str, Any]]) -> None:
     """Record the event; a concurrent duplicate fails here (IntegrityError), inside the transaction."""
-    session.flush()  # the handler's pending ORM writes go first, in the same transaction
-    session.connection().execute(_REMEMBER, {
-        "source": source, "event_id": event_id, "event_type": event_type,
-        "outputs": json.dumps(outputs, separators=(",", ":")), "handled_at": datetime.now(UTC)})
+    remember_many(session, [(source, event_id, event_type, outputs)])
+
+
+def remember_many(session: Session, handled: list[tuple[str, str, str, list[dict[str, Any]]]]) -> None:
+    """Record events (source, id, type, outputs) in one statement; a concurrent duplicate fails here."""
+    if not handled:
+        return
+    session.flush()  # the handlers' pending ORM writes go first, in the same transaction
+    now = datetime.now(UTC)
+    session.connection().execute(_REMEMBER, [
+        {"source": source, "event_id": event_id, "event_type": event_type,
+         "outputs": json.dumps(outputs, separators=(",", ":")), "handled_at": now}
+        for source, event_id, event_type, outputs in handled])

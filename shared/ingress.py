@@ -84,26 +84,38 @@ def _load_json(raw: bytes | str, field: str) -> Any:
 def _check_values(value: Any, field: str) -> None:
     """Every string is storable text (no NUL, no lone surrogate) and every number fits: integers 63 bits,
     decimals finite and modest. Checked once for the whole document, before any model or handler."""
-    stack: list[tuple[Any, str]] = [(value, field)]
+    # A node's path is (parent entry, key): spelled out only for an error, never per node.
+    stack: list[tuple[Any, Any, str]] = [(value, None, field)]
     while stack:
-        node, path = stack.pop()
+        entry = stack.pop()
+        node = entry[0]
         if isinstance(node, dict):
             for key, child in node.items():
                 if _UNSTORABLE.search(key):
-                    raise EventError.field(400, "malformed_json", path, "text",
+                    raise EventError.field(400, "malformed_json", _path(entry), "text",
                                            "keys must not hold NUL or lone surrogate characters")
-                # A key is named in the error: never echo a card number used as one.
-                stack.append((child, f"{path}.{mask_pans(key)}"))
+                stack.append((child, entry, key))
         elif isinstance(node, list):
-            stack.extend((child, f"{path}.{index}") for index, child in enumerate(node))
+            stack.extend((child, entry, str(index)) for index, child in enumerate(node))
         elif isinstance(node, str):
             if _UNSTORABLE.search(node):
-                raise EventError.field(400, "malformed_json", path, "text",
+                raise EventError.field(400, "malformed_json", _path(entry), "text",
                                        "strings must not hold NUL or lone surrogate characters")
         else:
             problem = number_problem(node)
             if problem is not None:
-                raise EventError.field(400, "malformed_json", path, "number_range", problem)
+                raise EventError.field(400, "malformed_json", _path(entry), "number_range", problem)
+
+
+def _path(entry: tuple[Any, Any, str]) -> str:
+    names: list[str] = []
+    current: tuple[Any, Any, str] | None = entry
+    while current is not None:
+        _, parent, name = current
+        # A key is named in the error: never echo a card number used as one.
+        names.append(name if parent is None else mask_pans(name))
+        current = parent
+    return ".".join(reversed(names))
 
 
 def _no_constant(name: str) -> Any:

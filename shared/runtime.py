@@ -77,6 +77,13 @@ def _correlation_id(attributes: Mapping[str, str], data: Any) -> str:
     return attributes["id"]
 
 
+def _in_batch(error: EventError, index: int) -> EventError:
+    """`error` of the batch's event `index`, its fields named as the batch's ("[3].data.amount")."""
+    problems = [FieldProblem(f"[{index}].{problem.field}", problem.rule, problem.message)
+                for problem in error.problems]
+    return EventError(error.status, error.code, f"event [{index}]: {error.message}", problems)
+
+
 def _too_large(limit: int) -> EventError:
     return EventError.field(413, "payload_too_large", "body", "max_bytes", f"the body must be at most {limit} bytes")
 
@@ -254,9 +261,15 @@ class FunctionApp:
             self._count_dead_letter("unparsed", error.status)
             return _error(error)
         batch = len(incoming) > 1 or incoming[0].field_prefix != ""
+        ran: list[tuple[list[dict[str, Any]], bool]] | None = None
+        if len(events) > 1 and self.spec.batch_transaction:
+            try:
+                ran = self._run_many(events)
+            except (EventError, TransientError) as error:
+                return self._refuse_batch(events, error, started)
         replies: list[Envelope | None] = []
-        for event in events:
-            result = self.handle(event, started)
+        for index, event in enumerate(events):
+            result = self.handle(event, started, None if ran is None else ran[index])
             if result.refusal is not None:
                 self._count_dead_letter(event.type, result.refusal.status_code)
                 return result.refusal
@@ -301,25 +314,42 @@ class FunctionApp:
             extensions=extensions, data=data,
         )
 
-    def handle(self, event: Inbound, started: float) -> Handled:
-        """Handle one validated event: its primary output (or none), or the response refusing it."""
+    def _refuse_batch(self, events: list[Inbound], error: EventError | TransientError,
+                      started: float) -> flask.Response:
+        """A batch handled in one transaction that failed as a whole: nothing of it is stored."""
+        outcome = "rejected" if isinstance(error, EventError) else "transient"
+        duration = time.perf_counter() - started
+        for event in events:
+            self._count(event.type, outcome, duration)
+        log.warning("batch refused", extra={"function": self.spec.name, "outcome": outcome, "events": len(events),
+                                            "error": str(error)})
+        if isinstance(error, TransientError):
+            return _json({"error": "unavailable", "message": str(error)}, 503)
+        self._count_dead_letter(events[0].type, error.status)
+        return _error(error)
+
+    def handle(self, event: Inbound, started: float,
+               ran: tuple[list[dict[str, Any]], bool] | None = None) -> Handled:
+        """Handle one validated event: its primary output (or none), or the response refusing it. `ran`: its
+        outputs when its transaction already ran (a batch handled as one)."""
         if not self._tracing:
-            return self._handle(event, started, None)
+            return self._handle(event, started, None, ran)
         attributes = {"messaging.system": "kafka", "messaging.destination.name": event.type,
                       "cloudevents.event_id": event.id, "cloudevents.event_source": event.source,
                       "cloudevents.event_type": event.type, "paymesh.correlation_id": event.correlation_id}
         with tracing.server_span(f"{event.type} process", event.traceparent, attributes) as current:
-            result = self._handle(event, started, tracing.current_traceparent())
+            result = self._handle(event, started, tracing.current_traceparent(), ran)
             current.set_attribute("paymesh.outcome", result.outcome)
             if result.refusal is not None:
                 current.set_attribute("http.response.status_code", result.refusal.status_code)
                 tracing.mark_error(current, result.outcome)
             return result
 
-    def _handle(self, event: Inbound, started: float, traceparent: str | None) -> Handled:
+    def _handle(self, event: Inbound, started: float, traceparent: str | None,
+                ran: tuple[list[dict[str, Any]], bool] | None = None) -> Handled:
         outcome = "handled"
         try:
-            structured, duplicate = self._run_once(event, traceparent)
+            structured, duplicate = self._run_once(event, traceparent) if ran is None else ran
             if duplicate:
                 outcome = "duplicate"
             outputs = [Envelope.from_structured(item) for item in structured]
@@ -358,22 +388,47 @@ class FunctionApp:
                          self._log_fields(event, outcome=outcome, duration_ms=round(duration * 1000, 2)))
 
     def _run_once(self, event: Inbound, traceparent: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-        handler = self.spec.handlers[event.type]
+        return self._run_many([event], traceparent)[0]
 
+    def _run_many(self, events: list[Inbound], traceparent: str | None = None
+                  ) -> list[tuple[list[dict[str, Any]], bool]]:
+        """Handle `events` in one transaction: each one's structured outputs, and whether it was a duplicate
+        (handled before, or earlier in `events`)."""
         committed: list[Callable[[], None]] = []
 
-        def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
+        def work(session: Session) -> list[tuple[list[dict[str, Any]], bool]]:
             committed.clear()  # a retried attempt starts again
-            stored = idempotency.find(session, event.source, event.id)
-            if stored is not None:
-                return stored, True
+            closing: list[Callable[[], None]] = []
+            scratch: dict[str, Any] = {}
+            keys = [(event.source, event.id) for event in events]
+            if len(events) == 1:
+                stored_one = idempotency.find(session, *keys[0])
+                stored = {keys[0]: stored_one} if stored_one is not None else {}
+            else:
+                stored = idempotency.find_many(session, keys)
             now = datetime.now(UTC)
-            context = Context(session, event, self.spec.name, self.settings, now, committed)
-            emits = handler(context, event.data)
-            structured = [self._envelope(event, emit, index, now, traceparent).to_structured()
-                          for index, emit in enumerate(emits)]
-            idempotency.remember(session, event.source, event.id, event.type, structured)
-            return structured, False
+            results: list[tuple[list[dict[str, Any]], bool]] = []
+            fresh: list[tuple[str, str, str, list[dict[str, Any]]]] = []
+            for key, event in zip(keys, events, strict=True):
+                if key in stored:
+                    results.append((stored[key], True))
+                    continue
+                context = Context(session, event, self.spec.name, self.settings, now, committed, closing, scratch)
+                try:
+                    emits = self.spec.handlers[event.type](context, event.data)
+                except EventError as error:
+                    if len(events) == 1:
+                        raise
+                    raise _in_batch(error, len(results)) from None
+                structured = [self._envelope(event, emit, index, now, traceparent).to_structured()
+                              for index, emit in enumerate(emits)]
+                stored[key] = structured
+                results.append((structured, False))
+                fresh.append((event.source, event.id, event.type, structured))
+            for action in closing:
+                action()
+            idempotency.remember_many(session, fresh)
+            return results
 
         try:
             with tracing.span("store.transaction", self._store_span):

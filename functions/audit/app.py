@@ -25,7 +25,8 @@ __all__ = ["AuditSettings", "build_spec"]
 
 def build_spec(settings: AuditSettings) -> FunctionSpec:
     spec = FunctionSpec(name="audit", outputs=frozenset({ComplianceAlert.type_name, AuditCheckpointEvent.type_name}),
-                        migrations=Path(__file__).parent / "migrations", tables=TABLES)
+                        migrations=Path(__file__).parent / "migrations", tables=TABLES,
+                        batch_transaction=True)  # a batch is one integration round, not one per record
     signing = settings.signing()
     integrator = Integrator(signing)
     spec.on_store.append(integrator.attach_store)

@@ -1,22 +1,23 @@
-"""Storing one audit event: scrub, accept it as pending, run the compliance rules, and integrate it right
-there when no integrator is busy; otherwise, once the event's transaction has committed, wait until the
-record is integrated into the tree (integrator.py). Either way the delivery's 2xx means the record is in
-the tree and in a signed checkpoint.
+"""Storing audit events: scrub each, run the compliance rules, accept the transaction's events (one delivery,
+or a CloudEvents batch handled as one) as pending records, and integrate them right there when no
+integrator is busy; otherwise, once the transaction has committed, wait until they are integrated into
+the tree (integrator.py). Either way the delivery's 2xx means its records are in the tree and in a
+signed checkpoint.
 
 `bind(settings, integrator)` gives the handler for the function's own settings, at wiring time (app.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from functions.audit import rules
 from functions.audit.canonical import SAFE_INTEGER_MAX, canonical_json
-from functions.audit.integrator import Integrator
+from functions.audit.integrator import Integrator, Round
 from functions.audit.leaves import NewRecord
 from functions.audit.metrics import AUDIT_EVENTS, COMPLIANCE_VIOLATIONS
 from functions.audit.repository import Repository
@@ -79,20 +80,71 @@ def _prepare(item: Incoming, now: datetime) -> _Prepared:
     return _Prepared(new, details, metadata, findings)
 
 
-def record_events(repository: Repository, items: list[Incoming], *, now: datetime, settings: rules.RuleSettings
-                  ) -> tuple[list[int], list[NewRecord], list[ComplianceAlert]]:
-    """Accept `items` (masked) as pending records; answer their pending ids, the records and the alerts.
+class _Batch:
+    """The audit events of one transaction (one delivery, or a CloudEvents batch handled as one): accepted
+    together as pending records when the transaction closes, then integrated in one round."""
 
-    Rules see integrated and pending records, so a window rule counts this item and any earlier one.
-    """
-    prepared = [_prepare(item, now) for item in items]
-    pending_ids: list[int] = []
-    alerts: list[ComplianceAlert] = []
-    for item in prepared:
-        pending_ids.append(repository.insert_pending(item.new.values()))
-        alerts += rules.evaluate(repository, item.new, item.details, metadata=item.metadata,
-                                 findings=item.findings, settings=settings)
-    return pending_ids, [item.new for item in prepared], alerts
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self.records: list[NewRecord] = []
+        self.alerts: list[ComplianceAlert] = []
+        self.pending_ids: list[int] = []
+        self.early: Round | None = None
+
+    # rules.History: what is stored, and the records of this batch before and including the current one
+    def failed_event_ids(self, customer_id: str, actions: Sequence[str], after: datetime,
+                         until: datetime) -> list[str]:
+        stored = self.repository.failed_events(customer_id, actions, after, until)
+        mine = [(record.event_id, record.occurred_at) for record in self.records
+                if record.customer_id == customer_id and record.action in actions
+                and after < record.occurred_at <= until]
+        if not mine:
+            return [event_id for event_id, _ in stored]
+        # Stored (integrated, then pending) before this batch's at the same time: the order the log will hold.
+        merged = [(_utc(at), 0, event_id) for event_id, at in stored]
+        merged += [(_utc(at), 1, event_id) for event_id, at in mine]
+        return [event_id for _, _, event_id in sorted(merged, key=lambda item: (item[0], item[1]))]
+
+    def upstream_event_id(self, stream: str, sequence: int) -> str | None:
+        return self.repository.upstream_event_id(stream, sequence)
+
+    def upstream_highest(self, stream: str) -> int | None:
+        return self.repository.upstream_highest(stream)
+
+    def remember_upstream(self, stream: str, sequence: int, event_id: str, seen_at: datetime) -> None:
+        self.repository.remember_upstream(stream, sequence, event_id, seen_at)
+
+    def accept(self, item: Incoming, now: datetime, settings: rules.RuleSettings) -> list[ComplianceAlert]:
+        """Scrub `item`, run the rules on it (counting it and the batch's earlier records); answer its alerts."""
+        prepared = _prepare(item, now)
+        self.records.append(prepared.new)
+        alerts = rules.evaluate(self, prepared.new, prepared.details, metadata=prepared.metadata,
+                                findings=prepared.findings, settings=settings)
+        self.alerts += alerts
+        return alerts
+
+    def close(self, integrator: Integrator, now: datetime) -> None:
+        """Integrate the records in this transaction; a single record only when no integrator is busy, else
+        it is stored as pending and integrated by the next round (a batch waits for its turn instead: one
+        round for all its records beats a pending row and a wait each)."""
+        self.early = integrator.append(self.repository, now, self.records, block=len(self.records) > 1)
+        if self.early is None:
+            self.pending_ids = self.repository.insert_pending_many([record.values() for record in self.records])
+
+    def integrated(self, integrator: Integrator) -> None:
+        """After the commit: wait until every record of the batch is in the tree and a signed checkpoint."""
+        early = self.early
+        if early is not None:
+            integrator.integrated(early)
+        integrator.wait(self.pending_ids)
+        for record in self.records:
+            AUDIT_EVENTS.labels(record.service, record.outcome).inc()
+        for alert in self.alerts:
+            COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 AuditHandler = Callable[[Context, AuditEvent], list[Emit]]
@@ -103,23 +155,14 @@ def bind(settings: AuditSettings, integrator: Integrator) -> AuditHandler:
     rule_settings = settings.rule_settings()
 
     def handle(ctx: Context, data: AuditEvent) -> list[Emit]:
+        batch: _Batch | None = ctx.scratch.get("audit")
+        if batch is None:
+            batch = ctx.scratch["audit"] = _Batch(Repository(ctx.session))
+            opened = batch
+            ctx.before_commit(lambda: opened.close(integrator, ctx.now))
+            ctx.after_commit(lambda: opened.integrated(integrator))
         item = Incoming(data, ctx.event.source, ctx.event.id, ctx.event.type, ctx.event.correlation_id)
-        repository = Repository(ctx.session)
-        pending_ids, records, alerts = record_events(repository, [item], now=ctx.now, settings=rule_settings)
-        early = integrator.try_integrate(repository, ctx.now)
-
-        def integrated() -> None:
-            if early is not None:
-                integrator.integrated(early)
-            for pending_id in pending_ids:
-                if early is None or pending_id not in early.taken:
-                    integrator.wait(pending_id)
-            for record in records:
-                AUDIT_EVENTS.labels(record.service, record.outcome).inc()
-            for alert in alerts:
-                COMPLIANCE_VIOLATIONS.labels(alert.rule_id, alert.severity).inc()
-
-        ctx.after_commit(integrated)
+        alerts = batch.accept(item, ctx.now, rule_settings)
         return [Emit(alert, subject=alert.subject or alert.alert_id, partition_key=alert.alert_id)
                 for alert in alerts]
 

@@ -1,7 +1,9 @@
 """Integrating accepted records into the tree, one integrator at a time, in batches.
 
-A delivery stores its record in `audit_pending` in its own transaction; then (after that commit) it
-waits here until the record is integrated, so its 2xx means "in the tree and in a signed checkpoint".
+A delivery integrates its records in its own transaction when it can take the integrator lock at once
+(a CloudEvents batch waits for it: its records share the round). Otherwise it stores them in
+`audit_pending` in its transaction and (after that commit) waits here until they are integrated, so
+its 2xx means "in the tree and in a signed checkpoint".
 Integration takes every pending row under the integrator lock (an advisory lock on PostgreSQL, the
 write lock on SQLite), gives them the next sequences, appends their leaves and stored hashes, moves
 the tree head and signs its checkpoint, all in one transaction. Within a process the waiting threads
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,14 +46,16 @@ class Round:
     """What one integration transaction did."""
 
     taken: list[int] = field(default_factory=list)  # pending ids integrated
+    appended: int = 0  # records integrated straight from the integrating transaction (never pending)
     checkpoint: Checkpoint | None = None
     kept: bool = False  # stored in the checkpoint history (so: to publish)
     more: bool = False  # pending rows were left for another round
 
 
 def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX, *,
-              locked: bool = False) -> Round:
-    """Integrate up to `limit` pending records in the caller's transaction (which must commit it).
+              locked: bool = False, appended: Sequence[NewRecord] = ()) -> Round:
+    """Integrate up to `limit` pending records, then `appended` (records of the caller's own transaction
+    that were never pending), in the caller's transaction (which must commit it).
 
     The tree head keeps the frontier, which is all that appending and the new root read, so a round is:
     lock, read the head, take the pending rows, insert hashes and records, move the head (and keep the
@@ -61,8 +65,9 @@ def integrate(repository: Repository, signing: Signing, now: datetime, limit: in
     head = repository.read_head()
     size = int(head.size)
     pending = repository.take_pending(limit)
-    result = Round(taken=[int(row.id) for row in pending], more=len(pending) == limit)
-    if not pending and head.checkpoint:
+    result = Round(taken=[int(row.id) for row in pending], appended=len(appended), more=len(pending) == limit)
+    rows: list[Any] = [*pending, *appended]
+    if not rows and head.checkpoint:
         return result
     known = frontier.unpack(size, bytes(head.frontier))
     first = tlog.stored_hash_count(size)
@@ -73,13 +78,13 @@ def integrate(repository: Repository, signing: Signing, now: datetime, limit: in
             known.update(zip(missing, repository.read_hashes(missing), strict=True))
         return [known[index] for index in indexes]
 
-    new = tlog.stored_hashes_batch(size, [leaf_bytes(row) for row in pending], read)
+    new = tlog.stored_hashes_batch(size, [leaf_bytes(row) for row in rows], read)
     known.update((first + offset, value) for offset, value in enumerate(new))
     repository.insert_hashes(first, new)
     repository.insert_records([{"sequence": size + offset + 1, **{column: getattr(row, column)
                                                                   for column in CONTENT_COLUMNS}}
-                               for offset, row in enumerate(pending)])
-    size += len(pending)
+                               for offset, row in enumerate(rows)])
+    size += len(rows)
     checkpoint = signing.sign(size, tlog.tree_hash(size, read))
     result.kept = head.kept_at is None or _older(head.kept_at, now, HISTORY_SECONDS)
     repository.move_head(size, checkpoint.root, checkpoint.note, frontier.pack(size, known),
@@ -142,13 +147,17 @@ class Integrator:
     def attach_publisher(self, publisher: Publisher) -> None:
         self.publisher = publisher
 
-    def try_integrate(self, repository: Repository, now: datetime) -> Round | None:
-        """Integrate in the caller's (the delivery's) transaction when no integrator is busy, saving the
-        delivery a second transaction; None when one is (then `wait` after the commit). Call `integrated`
-        with the result once the transaction has committed."""
-        if not repository.try_lock_integrator():
+    def append(self, repository: Repository, now: datetime, records: Sequence[NewRecord], *,
+               block: bool) -> Round | None:
+        """Integrate `records` (with whatever is pending) in the caller's (the delivery's) transaction, saving
+        it the pending table and a second transaction. Without `block`, None when another integrator is
+        busy: then store them as pending and `wait` after the commit (group commit). Call `integrated` with
+        the result once the transaction has committed."""
+        if block:
+            repository.lock_integrator()
+        elif not repository.try_lock_integrator():
             return None
-        return integrate(repository, self.signing, now, locked=True)
+        return integrate(repository, self.signing, now, locked=True, appended=records)
 
     def integrated(self, result: Round) -> None:
         """A round committed by a delivery's own transaction: wake whoever waits for its records."""
@@ -160,39 +169,41 @@ class Integrator:
         """After a round committed: mark this process's waiters done, count it, publish its checkpoint."""
         with self._state:
             self._done.update(taken for taken in result.taken if taken in self._waiting)
-        if result.taken:
+        if result.taken or result.appended:
             INTEGRATION_ROUNDS.inc()
-            RECORDS_INTEGRATED.inc(len(result.taken))
+            RECORDS_INTEGRATED.inc(len(result.taken) + result.appended)
         self._after(result)
 
-    def wait(self, pending_id: int) -> None:
-        """Return once pending record `pending_id` (committed) is integrated."""
+    def wait(self, pending_ids: list[int]) -> None:
+        """Return once the pending records `pending_ids` (committed) are integrated."""
         assert self.store is not None, "attach_store first"
         store = self.store
+        if not pending_ids:
+            return
         with self._state:
-            self._waiting.add(pending_id)
+            self._waiting.update(pending_ids)
         try:
             with self._mutex:
                 while True:
                     with self._state:
-                        if pending_id in self._done:
+                        if self._done.issuperset(pending_ids):
                             return
                     try:
                         result = store.run(lambda session: integrate(Repository(session), self.signing,
                                                                      self.clock()))
                     except Exception:
-                        # The record is committed as pending; a redelivery would be answered as a duplicate
-                        # without waiting, so integrate it in the background once the database is back.
+                        # The records are committed as pending; a redelivery would be answered as a duplicate
+                        # without waiting, so integrate them in the background once the database is back.
                         self._flush_later()
                         raise
                     self._note(result)
-                    # Not taken and nothing left behind: another process integrated it.
-                    if pending_id in result.taken or not result.more:
+                    # Nothing left behind: whatever this round did not take, another process integrated.
+                    if not result.more:
                         return
         finally:
             with self._state:
-                self._waiting.discard(pending_id)
-                self._done.discard(pending_id)
+                self._waiting.difference_update(pending_ids)
+                self._done.difference_update(pending_ids)
 
     def _after(self, result: Round) -> None:
         if result.kept and result.checkpoint is not None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from functions.audit.models import (
@@ -102,6 +103,14 @@ class Repository:
         new_id = self.session.execute(insert(PENDING).values(**values).returning(PENDING.c.id)).scalar_one()
         return int(new_id)
 
+    def insert_pending_many(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Accept `rows` as pending records in one statement; answer their ids, in the order given."""
+        if len(rows) == 1:
+            return [self.insert_pending(rows[0])]
+        ids = self.session.execute(insert(PENDING).returning(PENDING.c.id, sort_by_parameter_order=True),
+                                   list(rows)).scalars().all()
+        return [int(new_id) for new_id in ids]
+
     def lock_integrator(self) -> None:
         """Be the only integrator until this transaction ends (SQLite's write lock already is that)."""
         if self.is_postgres:
@@ -156,13 +165,35 @@ class Repository:
             last = int(rows[-1].hash_index)
 
     def insert_hashes(self, first: int, hashes: Sequence[bytes]) -> None:
-        if hashes:
-            self.session.execute(insert(HASHES), [{"hash_index": first + offset, "hash": value}
-                                                  for offset, value in enumerate(hashes)])
+        self._insert_many(HASHES, ("hash_index", "hash"), [(first + offset, value)
+                                                          for offset, value in enumerate(hashes)])
 
     def insert_records(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self.session.execute(insert(RECORDS), list(rows))
+            columns = tuple(rows[0])
+            self._insert_many(RECORDS, columns, [tuple(row[column] for column in columns) for row in rows])
+
+    def _insert_many(self, table: Any, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert `rows` in the session's transaction: COPY on PostgreSQL (an integration round writes
+        thousands of rows; COPY costs a fraction of a parameterised INSERT per row), else executemany."""
+        if not rows:
+            return
+        if not self.is_postgres:
+            self.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+            return
+        from psycopg import errors, sql
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(column) for column in columns))
+        driver = self.session.connection().connection.driver_connection
+        assert driver is not None
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except errors.IntegrityError as error:
+            # As SQLAlchemy reports it: a concurrent delivery of the same event committed first.
+            raise IntegrityError(f"COPY {table.name}", None, error) from None
 
     def insert_checkpoint(self, size: int, root: bytes, note: str, created_at: datetime) -> None:
         self.session.execute(insert(CHECKPOINTS).values(size=size, root=root, note=note, created_at=created_at))
@@ -196,10 +227,10 @@ class Repository:
 
     # ---- compliance rules --------------------------------------------------------------------------
 
-    def failed_event_ids(self, customer_id: str, actions: Sequence[str], after: datetime,
-                         until: datetime) -> list[str]:
-        """Event ids of `actions` for a customer with occurred_at in (after, until], integrated or pending,
-        in time order (integrated before pending, each in the order it will hold in the log)."""
+    def failed_events(self, customer_id: str, actions: Sequence[str], after: datetime,
+                      until: datetime) -> list[tuple[str, datetime]]:
+        """(event id, occurred_at) of `actions` for a customer with occurred_at in (after, until], integrated
+        or pending, in time order (integrated before pending, each in the order it will hold in the log)."""
         def matching(table: Any, order: Any, kind: int) -> Select[Any]:
             return select(table.c.event_id, table.c.occurred_at, order.label("position"),
                           literal(kind).label("kind")).where(
@@ -207,8 +238,9 @@ class Repository:
                 table.c.occurred_at > after, table.c.occurred_at <= until)
 
         both = union_all(matching(RECORDS, RECORDS.c.sequence, 0), matching(PENDING, PENDING.c.id, 1)).subquery()
-        statement = select(both.c.event_id).order_by(both.c.occurred_at, both.c.kind, both.c.position)
-        return list(self.session.execute(statement).scalars())
+        statement = select(both.c.event_id, both.c.occurred_at).order_by(both.c.occurred_at, both.c.kind,
+                                                                         both.c.position)
+        return [(row.event_id, row.occurred_at) for row in self.session.execute(statement)]
 
     def upstream_event_id(self, stream: str, sequence: int) -> str | None:
         found: str | None = self.session.execute(select(SEQUENCES.c.event_id).where(

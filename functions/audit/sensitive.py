@@ -19,6 +19,7 @@ from shared.cards import mask_pans
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
 # An RFC 5322 msg-id (`<unique@host>`, e.g. an email's Message-ID) has an address's shape but is not one.
 _MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
+_NOTHING_TO_MASK = re.compile(r"[^\d@]*")
 _PHONE = re.compile(r"(?<![0-9A-Za-z*])\+[0-9](?:[ \-]?[0-9]){7,14}(?![0-9*])")
 
 
@@ -52,6 +53,8 @@ _SCANNERS: tuple[tuple[str, Callable[[str], str]], ...] = (
 
 
 def _scan_text(text: str, path: str, findings: list[Finding]) -> str:
+    if _NOTHING_TO_MASK.fullmatch(text):  # no digit and no "@": no card, phone number or email
+        return text
     for kind, mask in _SCANNERS:
         if kind == "email" and _MESSAGE_ID.match(text):
             continue
