@@ -425,9 +425,9 @@ class FunctionApp:
                 stored[key] = structured
                 results.append((structured, False))
                 fresh.append((event.source, event.id, event.type, structured))
-            for action in closing:
-                action()
             idempotency.remember_many(session, fresh)
+            for action in closing:  # last: what they lock (e.g. audit's integrator) is held only until the commit
+                action()
             return results
 
         try:

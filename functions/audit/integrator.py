@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.audit import checkpoints, frontier, tlog
+from functions.audit import checkpoints, frontier, rounds, tlog
 from functions.audit.checkpoints import Checkpoint, Signing
 from functions.audit.leaves import CONTENT_COLUMNS, NewRecord, leaf_bytes
 from functions.audit.metrics import INTEGRATION_ROUNDS, RECORDS_INTEGRATED
@@ -52,22 +52,38 @@ class Round:
     more: bool = False  # pending rows were left for another round
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record ready to append: its leaf bytes and its content (CONTENT_COLUMNS order), made before the
+    integrator lock is taken so that the lock is held for as little work as possible."""
+
+    leaf: bytes
+    content: tuple[Any, ...]
+
+
+def entry(row: Any) -> Entry:
+    """The entry of a NewRecord or of a stored (pending) row."""
+    leaf = row.leaf() if isinstance(row, NewRecord) else leaf_bytes(row)
+    return Entry(leaf, tuple(getattr(row, column) for column in CONTENT_COLUMNS))
+
+
 def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX, *,
-              locked: bool = False, appended: Sequence[NewRecord] = ()) -> Round:
+              appended: Sequence[Entry] = (), wait: bool = True) -> Round | None:
     """Integrate up to `limit` pending records, then `appended` (records of the caller's own transaction
-    that were never pending), in the caller's transaction (which must commit it).
+    that were never pending), in the caller's transaction (which must commit it). Without `wait`, None
+    when another integrator is busy.
 
     The tree head keeps the frontier, which is all that appending and the new root read, so a round is:
-    lock, read the head, take the pending rows, insert hashes and records, move the head (and keep the
+    lock and read the head, take the pending rows, insert hashes and records, move the head (and keep the
     checkpoint once a second)."""
-    if not locked:
-        repository.lock_integrator()
-    head = repository.read_head()
+    opened = rounds.open_round(repository, limit, wait=wait)
+    if opened is None:
+        return None
+    head, pending = opened
     size = int(head.size)
-    pending = repository.take_pending(limit)
     result = Round(taken=[int(row.id) for row in pending], appended=len(appended), more=len(pending) == limit)
-    rows: list[Any] = [*pending, *appended]
-    if not rows and head.checkpoint:
+    entries = [*map(entry, pending), *appended]
+    if not entries and head.checkpoint:
         return result
     known = frontier.unpack(size, bytes(head.frontier))
     first = tlog.stored_hash_count(size)
@@ -78,20 +94,21 @@ def integrate(repository: Repository, signing: Signing, now: datetime, limit: in
             known.update(zip(missing, repository.read_hashes(missing), strict=True))
         return [known[index] for index in indexes]
 
-    new = tlog.stored_hashes_batch(size, [leaf_bytes(row) for row in rows], read)
+    new = tlog.stored_hashes_batch(size, [item.leaf for item in entries], read)
     known.update((first + offset, value) for offset, value in enumerate(new))
-    repository.insert_hashes(first, new)
-    repository.insert_records([{"sequence": size + offset + 1, **{column: getattr(row, column)
-                                                                  for column in CONTENT_COLUMNS}}
-                               for offset, row in enumerate(rows)])
-    size += len(rows)
-    checkpoint = signing.sign(size, tlog.tree_hash(size, read))
+    checkpoint = signing.sign(size + len(entries), tlog.tree_hash(size + len(entries), read))
     result.kept = head.kept_at is None or _older(head.kept_at, now, HISTORY_SECONDS)
-    repository.move_head(size, checkpoint.root, checkpoint.note, frontier.pack(size, known),
-                         kept_at=now if result.kept else None)
-    if result.kept:
-        repository.insert_checkpoint(size, checkpoint.root, checkpoint.note, now)
+    rounds.write_round(repository, rounds.Writes(
+        first_hash=first, hashes=new, first_sequence=size + 1, contents=[item.content for item in entries],
+        size=checkpoint.size, root=checkpoint.root, note=checkpoint.note,
+        frontier=frontier.pack(checkpoint.size, known), kept_at=now if result.kept else None))
     result.checkpoint = checkpoint
+    return result
+
+
+def _integrate(repository: Repository, signing: Signing, now: datetime) -> Round:
+    result = integrate(repository, signing, now)
+    assert result is not None  # a waiting round always runs
     return result
 
 
@@ -100,7 +117,7 @@ def append_now(repository: Repository, signing: Signing, new: NewRecord, now: da
     answer its sequence."""
     pending_id = repository.insert_pending(new.values())
     while True:
-        result = integrate(repository, signing, now)
+        result = _integrate(repository, signing, now)
         if pending_id in result.taken:
             break
     found = repository.find(new.record_id)
@@ -109,8 +126,8 @@ def append_now(repository: Repository, signing: Signing, new: NewRecord, now: da
 
 def keep_head(repository: Repository, signing: Signing, now: datetime) -> Checkpoint | None:
     """Store the head's checkpoint in the history if it is newer than the last one kept there."""
-    repository.lock_integrator()
-    head = repository.read_head()
+    head = repository.lock_head()
+    assert head is not None  # a waiting lock always comes back with the head
     latest = repository.latest_checkpoint()
     if not head.checkpoint or (latest is not None and int(latest.size) >= int(head.size)):
         return None
@@ -153,11 +170,7 @@ class Integrator:
         it the pending table and a second transaction. Without `block`, None when another integrator is
         busy: then store them as pending and `wait` after the commit (group commit). Call `integrated` with
         the result once the transaction has committed."""
-        if block:
-            repository.lock_integrator()
-        elif not repository.try_lock_integrator():
-            return None
-        return integrate(repository, self.signing, now, locked=True, appended=records)
+        return integrate(repository, self.signing, now, appended=[entry(record) for record in records], wait=block)
 
     def integrated(self, result: Round) -> None:
         """A round committed by a delivery's own transaction: wake whoever waits for its records."""
@@ -189,8 +202,8 @@ class Integrator:
                         if self._done.issuperset(pending_ids):
                             return
                     try:
-                        result = store.run(lambda session: integrate(Repository(session), self.signing,
-                                                                     self.clock()))
+                        result = store.run(lambda session: _integrate(Repository(session), self.signing,
+                                                                      self.clock()))
                     except Exception:
                         # The records are committed as pending; a redelivery would be answered as a duplicate
                         # without waiting, so integrate them in the background once the database is back.
@@ -228,7 +241,7 @@ class Integrator:
         store = self.store
         try:
             with self._mutex:
-                result = store.run(lambda session: integrate(Repository(session), self.signing, self.clock()))
+                result = store.run(lambda session: _integrate(Repository(session), self.signing, self.clock()))
                 kept = None if result.kept else store.run(
                     lambda session: keep_head(Repository(session), self.signing, self.clock()))
         except Exception:

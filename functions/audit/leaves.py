@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,21 @@ class NewRecord:
 
     def values(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in CONTENT_COLUMNS}
+
+    def leaf(self) -> bytes:
+        """leaf_bytes(self), without parsing and re-encoding `data`: it is canonical JSON already, and every
+        other member is a string or null, for which json.dumps writes the canonical form."""
+        before = {"action": self.action, "actor": self.actor, "correlationId": self.correlation_id,
+                  "customerId": self.customer_id}
+        after = {"eventId": self.event_id, "eventSource": self.event_source, "eventType": self.event_type,
+                 "id": self.record_id, "occurredAt": timestamp(self.occurred_at), "outcome": self.outcome,
+                 "recordedAt": timestamp(self.recorded_at), "service": self.service, "subject": self.subject}
+        text = (_dumps(before)[:-1] + ',"data":' + self.data + "," + _dumps(after)[1:])
+        return text.encode()
+
+
+def _dumps(members: Mapping[str, str | None]) -> str:
+    return json.dumps(members, separators=(",", ":"), ensure_ascii=False)
 
 
 def leaf_content(row: Any) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from functions.audit.leaves import CONTENT_COLUMNS
 from functions.audit.models import (
     EMPTY_ROOT,
     TREE_HEAD_ID,
@@ -48,8 +48,6 @@ CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 PURGED = AuditPurged.__table__  # type: ignore[attr-defined]
 HOLDS = AuditLegalHold.__table__  # type: ignore[attr-defined]
 SEQUENCES = AuditUpstreamSequence.__table__  # type: ignore[attr-defined]
-# One integrator at a time per schema on PostgreSQL (a transaction-scoped advisory lock).
-INTEGRATOR_LOCK = "paymesh-audit-integrator"
 RECORD_KIND, PURGED_KIND = 0, 1
 
 
@@ -111,17 +109,24 @@ class Repository:
                                    list(rows)).scalars().all()
         return [int(new_id) for new_id in ids]
 
-    def lock_integrator(self) -> None:
-        """Be the only integrator until this transaction ends (SQLite's write lock already is that)."""
-        if self.is_postgres:
-            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
-
-    def try_lock_integrator(self) -> bool:
-        """Become the integrator if no one is (SQLite: this transaction already holds the write lock)."""
+    def lock_head(self, *, wait: bool = True) -> Any | None:
+        """Be the only integrator until this transaction ends, and read the tree head. PostgreSQL locks the
+        head row (FOR UPDATE answers its newest committed version once the lock is ours); SQLite's write
+        lock already is that. None when `wait` is False and another integrator holds the lock."""
         if not self.is_postgres:
-            return True
-        return bool(self.session.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(INTEGRATOR_LOCK))))
-                    .scalar_one())
+            return self.read_head()
+        locking = select(HEAD).where(HEAD.c.id == TREE_HEAD_ID).with_for_update(skip_locked=not wait)
+        row = self.session.execute(locking).first()
+        if row is None and wait:  # tables made with create_all rather than the migration
+            self.read_head()
+            row = self.session.execute(locking).one()
+        return row
+
+    def driver(self) -> Any:
+        """The session's psycopg connection, in the session's transaction (PostgreSQL only)."""
+        driver = self.session.connection().connection.driver_connection
+        assert driver is not None and self.is_postgres
+        return driver
 
     def take_pending(self, limit: int) -> list[Any]:
         """Remove (up to `limit` of) the pending records and answer them, oldest first."""
@@ -165,35 +170,16 @@ class Repository:
             last = int(rows[-1].hash_index)
 
     def insert_hashes(self, first: int, hashes: Sequence[bytes]) -> None:
-        self._insert_many(HASHES, ("hash_index", "hash"), [(first + offset, value)
-                                                          for offset, value in enumerate(hashes)])
+        if hashes:
+            self.session.execute(insert(HASHES), [{"hash_index": first + offset, "hash": value}
+                                                  for offset, value in enumerate(hashes)])
 
-    def insert_records(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            columns = tuple(rows[0])
-            self._insert_many(RECORDS, columns, [tuple(row[column] for column in columns) for row in rows])
-
-    def _insert_many(self, table: Any, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert `rows` in the session's transaction: COPY on PostgreSQL (an integration round writes
-        thousands of rows; COPY costs a fraction of a parameterised INSERT per row), else executemany."""
-        if not rows:
-            return
-        if not self.is_postgres:
-            self.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-            return
-        from psycopg import errors, sql
-
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(column) for column in columns))
-        driver = self.session.connection().connection.driver_connection
-        assert driver is not None
-        try:
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except errors.IntegrityError as error:
-            # As SQLAlchemy reports it: a concurrent delivery of the same event committed first.
-            raise IntegrityError(f"COPY {table.name}", None, error) from None
+    def insert_records(self, first_sequence: int, contents: Sequence[tuple[Any, ...]]) -> None:
+        """Records at sequences first_sequence, first_sequence + 1, ...; each content in CONTENT_COLUMNS order."""
+        if contents:
+            self.session.execute(insert(RECORDS), [{"sequence": first_sequence + offset,
+                                                    **dict(zip(CONTENT_COLUMNS, content, strict=True))}
+                                                   for offset, content in enumerate(contents)])
 
     def insert_checkpoint(self, size: int, root: bytes, note: str, created_at: datetime) -> None:
         self.session.execute(insert(CHECKPOINTS).values(size=size, root=root, note=note, created_at=created_at))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from functions.audit.canonical import _write, canonical_json
+from functions.audit.leaves import NewRecord, leaf_bytes
 
 
 def slow(value: Any) -> str:
@@ -31,3 +35,19 @@ def test_canonical_text(value: Any, text: str) -> None:
 def test_values_without_an_exact_canonical_form_are_refused(value: Any) -> None:
     with pytest.raises(ValueError):
         canonical_json(value)
+
+
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | texts,
+                           lambda children: st.lists(children, max_size=3)
+                           | st.dictionaries(texts, children, max_size=3), max_leaves=8)
+
+
+@given(texts, texts, st.none() | texts, json_values, st.datetimes(timezones=st.just(UTC)))
+def test_a_new_records_leaf_is_the_canonical_json_of_its_content(subject: str, actor: str, customer: str | None,
+                                                                  data: Any, occurred_at: datetime) -> None:
+    record = NewRecord(event_source="/s\u00e9", event_id=subject + "1", event_type="audit.payment-events",
+                       service="payments", action="payment.captured", outcome="success", actor=actor, subject=subject,
+                       correlation_id=actor[::-1], customer_id=customer, occurred_at=occurred_at,
+                       recorded_at=occurred_at, data=canonical_json({"details": data}))
+    assert record.leaf() == leaf_bytes(record)

@@ -1,0 +1,104 @@
+"""The SQL of one integration round, in as few round trips as the database allows.
+
+The integrator holds the tree head's lock from reading the head until its transaction commits, so every
+round trip to the database in between is time in which no other round can run. On PostgreSQL a round
+is three: (1) lock and read the head and take the pending records, pipelined; (2) every write,
+pipelined, arrays unnested into multi-row INSERTs; (3) the commit. Locking is the head row's lock
+(SELECT ... FOR UPDATE answers the newest committed head once the lock is ours). SQLite runs the same
+steps statement by statement under its write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from functions.audit.leaves import CONTENT_COLUMNS
+from functions.audit.models import TREE_HEAD_ID
+from functions.audit.repository import Repository
+
+_HEAD = "SELECT size, root, checkpoint, frontier, kept_at FROM audit_tree_head WHERE id = %s FOR UPDATE"
+# Built from this module's constant column names, never from input.
+_TAKE = ("DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT %s) "  # noqa: S608
+         "RETURNING id, " + ", ".join(CONTENT_COLUMNS))
+_HASHES = "INSERT INTO audit_tree_hashes (hash_index, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+_RECORD_TYPES = {"occurred_at": "timestamptz", "recorded_at": "timestamptz"}
+_RECORDS = ("INSERT INTO audit_records (sequence, " + ", ".join(CONTENT_COLUMNS)  # noqa: S608
+            + ") SELECT * FROM unnest(" + ", ".join(
+                ["%s::bigint[]"] + [f"%s::{_RECORD_TYPES.get(column, 'text')}[]" for column in CONTENT_COLUMNS]) + ")")
+_MOVE = "UPDATE audit_tree_head SET size = %s, root = %s, checkpoint = %s, frontier = %s, kept_at = {} WHERE id = %s"
+_KEEP = "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (%s, %s, %s, %s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Writes:
+    """What a round appends: stored hashes from `first_hash`, records from `first_sequence` (content in
+    CONTENT_COLUMNS order), the new head, and the checkpoint to keep in the history (if any)."""
+
+    first_hash: int
+    hashes: Sequence[bytes]
+    first_sequence: int
+    contents: Sequence[tuple[Any, ...]]
+    size: int
+    root: bytes
+    note: str
+    frontier: bytes
+    kept_at: datetime | None
+
+
+def open_round(repository: Repository, limit: int, *, wait: bool = True) -> tuple[Any, list[Any]] | None:
+    """Lock and read the tree head and take up to `limit` pending records (oldest first). Without `wait`,
+    None when another integrator holds the lock (nothing is taken then)."""
+    if not repository.is_postgres or not wait:
+        head = repository.lock_head(wait=wait)
+        return None if head is None else (head, repository.take_pending(limit))
+    from psycopg.rows import namedtuple_row
+
+    driver = repository.driver()
+    with (driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as heads,
+          driver.cursor(row_factory=namedtuple_row) as pending):
+        heads.execute(_HEAD, (TREE_HEAD_ID,))
+        pending.execute(_TAKE, (limit,))
+        head = heads.fetchone()
+        taken = pending.fetchall()
+    if head is None:  # tables made with create_all rather than the migration: make the head, then lock it
+        repository.read_head()
+        head = repository.lock_head()
+    return head, sorted(taken, key=lambda row: int(row.id))
+
+
+def write_round(repository: Repository, writes: Writes) -> None:
+    """Append the round's hashes and records and move the head (and keep the checkpoint), in the caller's
+    transaction."""
+    if not repository.is_postgres:
+        repository.insert_hashes(writes.first_hash, writes.hashes)
+        repository.insert_records(writes.first_sequence, writes.contents)
+        repository.move_head(writes.size, writes.root, writes.note, writes.frontier, kept_at=writes.kept_at)
+        if writes.kept_at is not None:
+            repository.insert_checkpoint(writes.size, writes.root, writes.note, writes.kept_at)
+        return
+    from psycopg import errors
+
+    driver = repository.driver()
+    head = (writes.size, writes.root, writes.note, writes.frontier)
+    try:
+        with driver.pipeline(), driver.cursor() as cursor:
+            if writes.hashes:
+                cursor.execute(_HASHES, (list(range(writes.first_hash, writes.first_hash + len(writes.hashes))),
+                                         list(writes.hashes)))
+            if writes.contents:
+                sequences = list(range(writes.first_sequence, writes.first_sequence + len(writes.contents)))
+                columns = [list(column) for column in zip(*writes.contents, strict=True)]
+                cursor.execute(_RECORDS, (sequences, *columns))
+            if writes.kept_at is None:
+                cursor.execute(_MOVE.format("kept_at"), (*head, TREE_HEAD_ID))
+            else:
+                cursor.execute(_MOVE.format("%s"), (*head, writes.kept_at, TREE_HEAD_ID))
+                cursor.execute(_KEEP, (writes.size, writes.root, writes.note, writes.kept_at))
+    except errors.IntegrityError as error:
+        # As SQLAlchemy reports it: a concurrent delivery of the same event committed first.
+        raise IntegrityError("integration round", None, error) from None
