@@ -2,7 +2,7 @@
 summary (bench/summary.py): the issue's table as ratios from this one run, and the machine it ran on.
 
 Sized to finish in under 10 minutes on a 2-core machine; run a module on its own for longer runs
-(e.g. `python -m bench.audit --events 1000000`).
+(e.g. `python -m bench.audit --prefill 1000000 --batch 100`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ PLAN: list[tuple[str, list[str]]] = [
     ("bench.cold_start", ["--runs", "10"]),
     ("bench.runtime_overhead", ["--seconds", "10", "--connections", "4"]),
     ("bench.ledger", ["--seconds", "10"]),
-    ("bench.audit", ["--events", "200000"]),
+    ("bench.audit", ["--seconds", "15"]),  # one event per request, as a KafkaSource delivers
+    ("bench.audit", ["--prefill", "100000", "--seconds", "15", "--batch", "100", "--workers", "2"]),
     ("bench.end_to_end", ["--seconds", "60"]),
 ]
 WRK_MISSING = ("wrk is not installed: `sudo apt-get install wrk` (Debian/Ubuntu), `brew install wrk` (macOS), "

@@ -191,6 +191,7 @@ def main() -> None:
                        "http_2xx_per_second": wrk["rps"], "non_2xx": wrk["non_2xx"], "p50_ms": wrk["p50_ms"],
                        "p99_ms": wrk["p99_ms"]}
             results["events_per_request"] = options.batch
+            results["workers"] = options.workers
             shape = "one event per request" if options.batch == 1 else f"batches of {options.batch} events"
             print(f"ingest, {options.connections} HTTP senders, {shape}, {options.workers} worker(s): "
                   f"{results['records_per_second']:,.0f} records/s integrated and signed "
