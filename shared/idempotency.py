@@ -33,6 +33,9 @@ _TABLE = ProcessedEvent.__table__  # type: ignore[attr-defined]
 _FIND = select(_TABLE.c.outputs).where(_TABLE.c.source == bindparam("source"),
                                        _TABLE.c.event_id == bindparam("event_id"))
 _REMEMBER = insert(_TABLE)
+_REMEMBER_ARRAYS = ("INSERT INTO processed_events (source, event_id, event_type, outputs, handled_at) "
+                    "SELECT *, %s::timestamptz FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])")
+# (the placeholders in the order written: the handling time first, then the four arrays)
 _FIND_MANY_ARRAYS = select(_TABLE.c.source, _TABLE.c.event_id, _TABLE.c.outputs).where(
     _TABLE.c.source == any_(bindparam("sources", type_=ARRAY(Text))),
     _TABLE.c.event_id == any_(bindparam("event_ids", type_=ARRAY(Text))))
@@ -77,7 +80,15 @@ def remember_many(session: Session, handled: list[tuple[str, str, str, list[dict
         return
     session.flush()  # the handlers' pending ORM writes go first, in the same transaction
     now = datetime.now(UTC)
-    session.connection().execute(_REMEMBER, [
+    connection = session.connection()
+    if len(handled) > 1 and connection.dialect.name == "postgresql":
+        # One multi-row INSERT of arrays: one statement to send and plan, not one per event.
+        sources, event_ids, event_types, outputs = zip(*handled, strict=True)
+        connection.exec_driver_sql(_REMEMBER_ARRAYS, (
+            now, list(sources), list(event_ids), list(event_types),
+            [json.dumps(item, separators=(",", ":")) for item in outputs]))
+        return
+    connection.execute(_REMEMBER, [
         {"source": source, "event_id": event_id, "event_type": event_type,
          "outputs": json.dumps(outputs, separators=(",", ":")), "handled_at": now}
         for source, event_id, event_type, outputs in handled])

@@ -52,10 +52,11 @@ class NewRecord:
     occurred_at: datetime
     recorded_at: datetime
     data: str  # canonical JSON
+    record_id: str = ""  # made from the event's source and id (a UUID v5 is read several times: made once)
 
-    @property
-    def record_id(self) -> str:
-        return record_id(self.event_source, self.event_id)
+    def __post_init__(self) -> None:
+        if not self.record_id:
+            object.__setattr__(self, "record_id", record_id(self.event_source, self.event_id))
 
     def values(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in CONTENT_COLUMNS}
