@@ -29,7 +29,7 @@ from typing import Any
 
 from functions.audit import checkpoints, frontier, rounds, tlog
 from functions.audit.checkpoints import Checkpoint, Signing
-from functions.audit.leaves import CONTENT_COLUMNS, NewRecord, leaf_bytes
+from functions.audit.leaves import Entry, NewRecord, entry
 from functions.audit.metrics import INTEGRATION_ROUNDS, RECORDS_INTEGRATED
 from functions.audit.repository import Repository
 from shared.publish import Publisher
@@ -50,21 +50,6 @@ class Round:
     checkpoint: Checkpoint | None = None
     kept: bool = False  # stored in the checkpoint history (so: to publish)
     more: bool = False  # pending rows were left for another round
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A record ready to append: its leaf bytes and its content (CONTENT_COLUMNS order), made before the
-    integrator lock is taken so that the lock is held for as little work as possible."""
-
-    leaf: bytes
-    content: tuple[Any, ...]
-
-
-def entry(row: Any) -> Entry:
-    """The entry of a NewRecord or of a stored (pending) row."""
-    leaf = row.leaf() if isinstance(row, NewRecord) else leaf_bytes(row)
-    return Entry(leaf, tuple(getattr(row, column) for column in CONTENT_COLUMNS))
 
 
 def integrate(repository: Repository, signing: Signing, now: datetime, limit: int = ROUND_RECORDS_MAX, *,
@@ -99,7 +84,7 @@ def integrate(repository: Repository, signing: Signing, now: datetime, limit: in
     checkpoint = signing.sign(size + len(entries), tlog.tree_hash(size + len(entries), read))
     result.kept = head.kept_at is None or _older(head.kept_at, now, HISTORY_SECONDS)
     rounds.write_round(repository, rounds.Writes(
-        first_hash=first, hashes=new, first_sequence=size + 1, contents=[item.content for item in entries],
+        first_hash=first, hashes=new, first_sequence=size + 1, entries=entries,
         size=checkpoint.size, root=checkpoint.root, note=checkpoint.note,
         frontier=frontier.pack(checkpoint.size, known), kept_at=now if result.kept else None))
     result.checkpoint = checkpoint

@@ -90,3 +90,24 @@ def leaf_content(row: Any) -> dict[str, Any]:
 
 def leaf_bytes(row: Any) -> bytes:
     return canonical_json(leaf_content(row)).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record ready to append: its leaf bytes, its content (CONTENT_COLUMNS order) and that content as one
+    JSON object (how PostgreSQL takes a round's records in one parameter). Made before the integrator's
+    lock is taken, so that the lock is held for as little work as possible."""
+
+    leaf: bytes
+    content: tuple[Any, ...]
+    row_json: str
+
+
+def entry(row: Any) -> Entry:
+    """The entry of a NewRecord or of a stored (pending) row."""
+    leaf = row.leaf() if isinstance(row, NewRecord) else leaf_bytes(row)
+    content = tuple(getattr(row, column) for column in CONTENT_COLUMNS)
+    row_json = json.dumps({column: value.isoformat() if isinstance(value, datetime) else value
+                           for column, value in zip(CONTENT_COLUMNS, content, strict=True)},
+                          ensure_ascii=False, separators=(",", ":"))
+    return Entry(leaf, content, row_json)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from functions.audit.leaves import CONTENT_COLUMNS
+from functions.audit.leaves import CONTENT_COLUMNS, Entry
 from functions.audit.models import TREE_HEAD_ID
 from functions.audit.repository import Repository
 
@@ -25,24 +25,29 @@ _HEAD = "SELECT size, root, checkpoint, frontier, kept_at FROM audit_tree_head W
 # Built from this module's constant column names, never from input.
 _TAKE = ("DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT %s) "  # noqa: S608
          "RETURNING id, " + ", ".join(CONTENT_COLUMNS))
-_HASHES = "INSERT INTO audit_tree_hashes (hash_index, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+# A round's hashes as one bytea (32 bytes each) and its records as one JSON array: a handful of parameters
+# to send under the lock, however many records the round holds.
+_HASHES = ("INSERT INTO audit_tree_hashes (hash_index, hash) SELECT %s::bigint + i, "
+           "substring(%s::bytea FROM i * 32 + 1 FOR 32) FROM generate_series(0, %s - 1) AS i")
 _RECORD_TYPES = {"occurred_at": "timestamptz", "recorded_at": "timestamptz"}
-_RECORDS = ("INSERT INTO audit_records (sequence, " + ", ".join(CONTENT_COLUMNS)  # noqa: S608
-            + ") SELECT * FROM unnest(" + ", ".join(
-                ["%s::bigint[]"] + [f"%s::{_RECORD_TYPES.get(column, 'text')}[]" for column in CONTENT_COLUMNS]) + ")")
+_COLUMNS = ", ".join(CONTENT_COLUMNS)
+_RECORDS = (f"INSERT INTO audit_records (sequence, {_COLUMNS}) SELECT %s::bigint + r.ord - 1, {_COLUMNS} "  # noqa: S608
+            "FROM ROWS FROM (json_to_recordset(%s::json) AS ("
+            + ", ".join(f"{column} {_RECORD_TYPES.get(column, 'text')}" for column in CONTENT_COLUMNS)
+            + f")) WITH ORDINALITY AS r({_COLUMNS}, ord)")
 _MOVE = "UPDATE audit_tree_head SET size = %s, root = %s, checkpoint = %s, frontier = %s, kept_at = {} WHERE id = %s"
 _KEEP = "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (%s, %s, %s, %s)"
 
 
 @dataclass(frozen=True, slots=True)
 class Writes:
-    """What a round appends: stored hashes from `first_hash`, records from `first_sequence` (content in
-    CONTENT_COLUMNS order), the new head, and the checkpoint to keep in the history (if any)."""
+    """What a round appends: stored hashes from `first_hash`, records from `first_sequence`, the new head,
+    and the checkpoint to keep in the history (if any)."""
 
     first_hash: int
     hashes: Sequence[bytes]
     first_sequence: int
-    contents: Sequence[tuple[Any, ...]]
+    entries: Sequence[Entry]
     size: int
     root: bytes
     note: str
@@ -76,7 +81,7 @@ def write_round(repository: Repository, writes: Writes) -> None:
     transaction."""
     if not repository.is_postgres:
         repository.insert_hashes(writes.first_hash, writes.hashes)
-        repository.insert_records(writes.first_sequence, writes.contents)
+        repository.insert_records(writes.first_sequence, [item.content for item in writes.entries])
         repository.move_head(writes.size, writes.root, writes.note, writes.frontier, kept_at=writes.kept_at)
         if writes.kept_at is not None:
             repository.insert_checkpoint(writes.size, writes.root, writes.note, writes.kept_at)
@@ -88,12 +93,10 @@ def write_round(repository: Repository, writes: Writes) -> None:
     try:
         with driver.pipeline(), driver.cursor() as cursor:
             if writes.hashes:
-                cursor.execute(_HASHES, (list(range(writes.first_hash, writes.first_hash + len(writes.hashes))),
-                                         list(writes.hashes)))
-            if writes.contents:
-                sequences = list(range(writes.first_sequence, writes.first_sequence + len(writes.contents)))
-                columns = [list(column) for column in zip(*writes.contents, strict=True)]
-                cursor.execute(_RECORDS, (sequences, *columns))
+                cursor.execute(_HASHES, (writes.first_hash, b"".join(writes.hashes), len(writes.hashes)))
+            if writes.entries:
+                records = "[" + ",".join(item.row_json for item in writes.entries) + "]"
+                cursor.execute(_RECORDS, (writes.first_sequence, records))
             if writes.kept_at is None:
                 cursor.execute(_MOVE.format("kept_at"), (*head, TREE_HEAD_ID))
             else:
