@@ -21,8 +21,11 @@ LAYOUTS: tuple[tuple[int, ...], ...] = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5)
 SEPARATORS = frozenset({" ", "-"})
 PAN_LENGTHS = range(13, 20)
 _DIGIT_RUN = re.compile(r"\d+")
-_NOT_DIGITS = re.compile(r"\D+")
 _OPENING_GROUPS = frozenset(layout[0] for layout in LAYOUTS)
+# What every card number holds: a run of 13 digits, or (every printed layout) 4 digits, a separator, 4 more.
+_MAYBE_PAN = re.compile(r"\d{13}|\d{4}[ -]\d{4}")
+assert PAN_LENGTHS.start == 13 and _OPENING_GROUPS == {4} and SEPARATORS == {" ", "-"}
+assert all(layout[1] >= 4 for layout in LAYOUTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +102,8 @@ def _phone(text: str, run: _Run) -> bool:
 
 def pan_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every card number in `text`, contiguous or grouped; spans may overlap."""
-    if len(text) < PAN_LENGTHS.start or len(_NOT_DIGITS.sub("", text)) < PAN_LENGTHS.start:
-        return []  # too few digits for any card number (most text): skip the run analysis
+    if not _MAYBE_PAN.search(text):
+        return []  # neither a long enough run nor the start of a printed layout (most text): skip the analysis
     runs = _runs(text)
     spans = [(run.start, run.end) for run in runs
              if len(run.digits) in PAN_LENGTHS and not _phone(text, run) and is_pan(run.digits)]
