@@ -24,7 +24,7 @@ _DIGIT_RUN = re.compile(r"\d+")
 _OPENING_GROUPS = frozenset(layout[0] for layout in LAYOUTS)
 # What every card number holds: a run of 13 digits, or (every printed layout) 4 digits, a separator, 4 more.
 _MAYBE_PAN = re.compile(r"\d{13}|\d{4}[ -]\d{4}")
-assert PAN_LENGTHS.start == 13 and _OPENING_GROUPS == {4} and SEPARATORS == {" ", "-"}
+assert PAN_LENGTHS.start == 13 and {4} == _OPENING_GROUPS and {" ", "-"} == SEPARATORS
 assert all(layout[1] >= 4 for layout in LAYOUTS)
 
 
