@@ -1,8 +1,9 @@
-"""Storing audit events: scrub each, run the compliance rules, accept the transaction's events (one delivery,
-or a CloudEvents batch handled as one) as pending records, and integrate them right there when no
-integrator is busy; otherwise, once the transaction has committed, wait until they are integrated into
-the tree (integrator.py). Either way the delivery's 2xx means its records are in the tree and in a
-signed checkpoint.
+"""Storing audit events: scrub each and run the compliance rules on it; then, once every event of the
+transaction (one delivery, or a CloudEvents batch handled as one) is accepted, integrate its records into
+the tree in that transaction. A batch waits for the integrator; a single record is integrated there only
+when the integrator is free, else stored as pending and, once the transaction has committed, waited for
+until the next round integrates it (integrator.py). Either way the delivery's 2xx means its records are
+in the tree and in a signed checkpoint.
 
 `bind(settings, integrator)` gives the handler for the function's own settings, at wiring time (app.py).
 """
@@ -81,8 +82,8 @@ def _prepare(item: Incoming, now: datetime) -> _Prepared:
 
 
 class _Batch:
-    """The audit events of one transaction (one delivery, or a CloudEvents batch handled as one): accepted
-    together as pending records when the transaction closes, then integrated in one round."""
+    """The audit events of one transaction (one delivery, or a CloudEvents batch handled as one), integrated
+    together when the transaction closes."""
 
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
