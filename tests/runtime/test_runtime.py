@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -387,3 +388,37 @@ def test_attribute_that_is_not_utf8_after_decoding_is_400(client: FlaskClient) -
     response = post_event(client, REQUESTED, probe.payment(), event_id="bad%FF")
     assert response.status_code == 400
     assert reply_json(response)["rule"] == "percent_encoding"
+
+
+# ---- a batch in one transaction ----------------------------------------------------------------
+
+
+def test_a_batch_transaction_stores_all_its_events_or_none(store: Store, publisher: MemoryPublisher) -> None:
+    spec = probe.spec()
+    spec.batch_transaction = True
+    closed: list[int] = []
+    handler = spec.handlers[REQUESTED]
+
+    def counting(ctx: Any, data: Any) -> Any:
+        if not ctx.scratch:
+            ctx.scratch["events"] = 0
+            ctx.before_commit(lambda: closed.append(ctx.scratch["events"]))
+        ctx.scratch["events"] += 1
+        return handler(ctx, data)
+
+    spec.handlers[REQUESTED] = counting
+    client = flask_client(build_app(spec, store, RuntimeSettings(), publisher))
+
+    def batch(*payments: dict[str, object]) -> Any:
+        items = [structured(REQUESTED, payment, event_id=str(payment["paymentId"])) for payment in payments]
+        return client.post("/", data=dumps(items), headers={"Content-Type": "application/cloudevents-batch+json"})
+
+    refused = batch(probe.payment("pay_1"), probe.payment("pay_2", metadata={"behaviour": "reject"}))
+    assert refused.status_code == 422 and reply_json(refused)["field"] == "[1].data.merchantId"
+    assert probe.rows(store) == [] and closed == [] and publisher.events == []
+
+    accepted = batch(probe.payment("pay_1"), probe.payment("pay_3"), probe.payment("pay_1"))
+    assert accepted.status_code == 200
+    assert sorted(row.payment_id for row in probe.rows(store)) == ["pay_1", "pay_3"]
+    assert closed == [2]  # once per transaction, after its last event; the repeated pay_1 is a duplicate
+    assert [item["subject"] for item in reply_json(accepted)] == ["pay_1", "pay_3", "pay_1"]
