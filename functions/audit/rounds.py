@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from functions.audit.leaves import CONTENT_COLUMNS, Entry
 from functions.audit.models import TREE_HEAD_ID
@@ -61,15 +61,19 @@ def open_round(repository: Repository, limit: int, *, wait: bool = True) -> tupl
     if not repository.is_postgres or not wait:
         head = repository.lock_head(wait=wait)
         return None if head is None else (head, repository.take_pending(limit))
+    import psycopg
     from psycopg.rows import namedtuple_row
 
     driver = repository.driver()
-    with (driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as heads,
-          driver.cursor(row_factory=namedtuple_row) as pending):
-        heads.execute(_HEAD, (TREE_HEAD_ID,))
-        pending.execute(_TAKE, (limit,))
-        head = heads.fetchone()
-        taken = pending.fetchall()
+    try:
+        with (driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as heads,
+              driver.cursor(row_factory=namedtuple_row) as pending):
+            heads.execute(_HEAD, (TREE_HEAD_ID,))
+            pending.execute(_TAKE, (limit,))
+            head = heads.fetchone()
+            taken = pending.fetchall()
+    except psycopg.Error as error:
+        raise _reported(error, "open integration round") from None
     if head is None:  # tables made with create_all rather than the migration: make the head, then lock it
         repository.read_head()
         head = repository.lock_head()
@@ -86,7 +90,7 @@ def write_round(repository: Repository, writes: Writes) -> None:
         if writes.kept_at is not None:
             repository.insert_checkpoint(writes.size, writes.root, writes.note, writes.kept_at)
         return
-    from psycopg import errors
+    import psycopg
 
     driver = repository.driver()
     head = (writes.size, writes.root, writes.note, writes.frontier)
@@ -102,6 +106,16 @@ def write_round(repository: Repository, writes: Writes) -> None:
             else:
                 cursor.execute(_MOVE.format("%s"), (*head, writes.kept_at, TREE_HEAD_ID))
                 cursor.execute(_KEEP, (writes.size, writes.root, writes.note, writes.kept_at))
-    except errors.IntegrityError as error:
-        # As SQLAlchemy reports it: a concurrent delivery of the same event committed first.
-        raise IntegrityError("integration round", None, error) from None
+    except psycopg.Error as error:
+        raise _reported(error, "write integration round") from None
+
+
+def _reported(error: Exception, what: str) -> DBAPIError:
+    """A driver error as SQLAlchemy reports one, which is what the store's retry and outage rules read: an
+    IntegrityError (a concurrent delivery of the same event committed first: answer it as a duplicate),
+    an OperationalError (the database is unreachable: 503), and so on."""
+    import psycopg
+
+    reported = DBAPIError.instance(what, None, error, psycopg.Error)
+    assert isinstance(reported, DBAPIError)  # always, for an error of the driver's own hierarchy
+    return reported

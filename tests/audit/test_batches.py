@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.audit import note, tlog
+from functions.audit import note, rounds, tlog
 from shared import idempotency
 from shared.envelope import dumps
 from tests.audit.helpers import TOPIC, VERIFIER_KEY, Audit, audit_function, event
@@ -129,3 +129,21 @@ def test_concurrent_batches_make_one_contiguous_tree(audit: Audit) -> None:
     assert tree_size(audit) == 320
     assert [int(found["leafIndex"]) for found in events(audit)] == list(range(320))
     assert reply_json(audit.get("/verify")) == {**reply_json(audit.get("/verify")), "ok": True, "count": 320}
+
+
+def test_a_conflict_in_a_round_is_retried_then_a_503_and_stores_nothing(
+        audit: Audit, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The round's writes go to the driver directly: its errors must still read as the store's rules expect
+    (a serialization failure is retried, then answered 503: never a 500)."""
+    if backend != "postgres":
+        pytest.skip("the pipelined round is PostgreSQL's")
+    assert post_batch(audit, [item("e0")]).status_code == 200
+    audit.execute("CREATE FUNCTION conflicting(bigint, bytea, bigint) RETURNS void LANGUAGE plpgsql AS $$ "
+                  "BEGIN RAISE EXCEPTION 'concurrent update' USING ERRCODE = 'serialization_failure'; END $$")
+    monkeypatch.setattr(rounds, "_HASHES", "SELECT conflicting(%s, %s, %s)")
+    response = post_batch(audit, [item("e1"), item("e2")])
+    assert response.status_code == 503, response.data
+    monkeypatch.undo()
+    assert post_batch(audit, [item("e1"), item("e2")]).status_code == 200
+    assert [found["eventId"] for found in events(audit)] == ["e0", "e1", "e2"]
+    assert reply_json(audit.get("/verify"))["ok"] is True
