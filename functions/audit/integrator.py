@@ -4,7 +4,7 @@ A delivery integrates its records in its own transaction when it can take the in
 (a CloudEvents batch waits for it: its records share the round). Otherwise it stores them in
 `audit_pending` in its transaction and (after that commit) waits here until they are integrated, so
 its 2xx means "in the tree and in a signed checkpoint".
-Integration takes every pending row under the integrator lock (an advisory lock on PostgreSQL, the
+Integration takes every pending row under the integrator lock (the tree head row's lock on PostgreSQL, the
 write lock on SQLite), gives them the next sequences, appends their leaves and stored hashes, moves
 the tree head and signs its checkpoint, all in one transaction. Within a process the waiting threads
 queue on a mutex, and whoever holds it integrates everything pending: a round integrates the records
