@@ -64,7 +64,8 @@ class PaymentHandlers:
         reject_pans(data.model_dump(mode="json", by_alias=True))
         amount = data.money
         check_amount(self.settings, amount)
-        recorded = repository.find_payment(ctx.session, data.payment_id)
+        recorded = (repository.find_payment(ctx.session, data.payment_id)
+                    if repository.payment_recorded(ctx.session, data.payment_id) else None)
         if recorded is not None:
             return _reused(ctx, "paymentId", data.payment_id, conflicts.payment_conflicts(recorded, data))
         method = data.method

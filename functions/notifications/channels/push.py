@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import httpx
 
-from functions.notifications.channels import Delivered, Message, Outcome, Undelivered, http_outcome, response_detail
+from functions.notifications.channels import (
+    Delivered,
+    Message,
+    Outcome,
+    Undelivered,
+    http_outcome,
+    response_detail,
+    tls_context,
+)
 
 
 class PushChannel:
@@ -14,7 +22,7 @@ class PushChannel:
         self.base_url = base_url.rstrip("/")
         self.project_id = project_id
         self.access_token = access_token
-        self._client = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+        self._client = httpx.Client(timeout=timeout, trust_env=False, verify=tls_context(), follow_redirects=False)
 
     def configured(self) -> str | None:
         if not (self.project_id and self.access_token):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import httpx
 
-from functions.notifications.channels import Delivered, Message, Outcome, Undelivered, http_outcome, response_detail
+from functions.notifications.channels import (
+    Delivered,
+    Message,
+    Outcome,
+    Undelivered,
+    http_outcome,
+    response_detail,
+    tls_context,
+)
 
 
 class SmsChannel:
@@ -17,7 +25,7 @@ class SmsChannel:
         self.auth_token = auth_token
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
-        self._client = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+        self._client = httpx.Client(timeout=timeout, trust_env=False, verify=tls_context(), follow_redirects=False)
 
     def configured(self) -> str | None:
         if not (self.account_sid and self.auth_token):

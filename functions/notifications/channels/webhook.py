@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 
 import httpx
 
-from functions.notifications.channels import Delivered, Message, Outcome, Undelivered, http_outcome, response_detail
+from functions.notifications.channels import (
+    Delivered,
+    Message,
+    Outcome,
+    Undelivered,
+    http_outcome,
+    response_detail,
+    tls_context,
+)
 from functions.notifications.destinations import BadDestinationError, UnresolvableError, check_url, pinned_url, resolve
 from shared.tracing import span
 
@@ -57,7 +65,7 @@ class WebhookChannel:
     def __init__(self, secret: str | None, allow_hosts: Collection[str], timeout: float) -> None:
         self._key = decode_secret(secret) if secret else None
         self._allow_hosts = allow_hosts
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context(),
                                     headers={"User-Agent": USER_AGENT})
 
     def configured(self) -> str | None:

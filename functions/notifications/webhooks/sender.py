@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from functions.notifications.channels import response_detail
+from functions.notifications.channels import response_detail, tls_context
 from functions.notifications.channels.webhook import USER_AGENT
 from functions.notifications.destinations import BadDestinationError, UnresolvableError, check_url, pinned_url, resolve
 from functions.notifications.masking import mask_url, scrub
@@ -33,7 +33,7 @@ class WebhookSender:
     def __init__(self, allow_hosts: Collection[str], timeout_seconds: float) -> None:
         self._allow_hosts = allow_hosts
         self._client = httpx.Client(timeout=timeout_seconds, follow_redirects=False, trust_env=False,
-                                    headers={"User-Agent": USER_AGENT})
+                                    verify=tls_context(), headers={"User-Agent": USER_AGENT})
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
         started = time.perf_counter()
