@@ -10,9 +10,11 @@ from __future__ import annotations
 MINIMUM = 3
 FLOW = 12
 
-# Per-key order is what ordered delivery keeps, and all these topics need it: a payment's events (key:
-# payment id) must reach the ledger and notifications in the order they happened, and audit records of
-# one subject must chain in order. Order across keys is not needed anywhere, so partitions scale them.
+# The topics every payment flow crosses. A payment's events (key: payment id) must reach the ledger and
+# notifications in the order they happened: per-key order, which ordered delivery keeps per partition.
+# The audit topics carry about five records per flow; audit's sources are unordered (the log orders its
+# records itself), and partitions still spread them over consumers. Order across keys is not needed
+# anywhere, so partitions scale them all.
 FLOW_TOPICS = frozenset({
     "payments.payment-requested",
     "payments.payment-processed",

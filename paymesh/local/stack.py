@@ -15,6 +15,7 @@ from paymesh.local.broker import Broker, all_topics, create_topics, start_broker
 from paymesh.local.engine import Engine
 from paymesh.local.journal import JOURNAL_FILE, Journal
 from paymesh.local.oidc import Issuer, role_subject
+from paymesh.local.partitions import FLOW, MINIMUM, partitions_for
 from paymesh.local.pings import load_pings
 from paymesh.local.sandbox import Sandbox, start_sandbox
 from paymesh.local.send import STATE_FILE
@@ -77,7 +78,9 @@ class LocalSet:
         self.topology = topology = load(self.eventing)
         self.broker = broker = start_broker(self.topics())
         kind = "embedded Tansu, memory storage" if broker.embedded else "KAFKA_BOOTSTRAP_SERVERS"
-        self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics, 3 partitions each)")
+        flow = sum(1 for topic in self.topics() if partitions_for(topic) == FLOW)
+        self.say(f"broker        {broker.bootstrap}  ({kind}; {len(self.topics())} topics: {flow} flow topics of "
+                 f"{FLOW} partitions, the rest {MINIMUM})")
         self.home.mkdir(parents=True, exist_ok=True)
         self.engine = engine = Engine(topology, broker.bootstrap, ingress_port=self.ingress_port,
                                       journal=Journal(self.home / JOURNAL_FILE))
