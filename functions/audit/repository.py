@@ -13,6 +13,7 @@ from sqlalchemy import (
     Executable,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -49,6 +50,14 @@ PURGED = AuditPurged.__table__  # type: ignore[attr-defined]
 HOLDS = AuditLegalHold.__table__  # type: ignore[attr-defined]
 SEQUENCES = AuditUpstreamSequence.__table__  # type: ignore[attr-defined]
 RECORD_KIND, PURGED_KIND = 0, 1
+# The statements every delivery runs, built once (building one and its cache key costs more than running it).
+_INSERT_PENDING = insert(PENDING).returning(PENDING.c.id)
+_READ_HEAD = select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_LOCK_HEAD_IF_FREE = _READ_HEAD.with_for_update(skip_locked=True)
+_TAKE_PENDING = delete(PENDING).where(PENDING.c.id.in_(
+    select(PENDING.c.id).order_by(PENDING.c.id).limit(bindparam("limit")).scalar_subquery())).returning(*PENDING.c)
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == TREE_HEAD_ID)
 
 
 def db_time(session: Session, value: datetime) -> datetime:
@@ -98,7 +107,7 @@ class Repository:
     # ---- ingest ------------------------------------------------------------------------------------
 
     def insert_pending(self, values: Mapping[str, Any]) -> int:
-        new_id = self.session.execute(insert(PENDING).values(**values).returning(PENDING.c.id)).scalar_one()
+        new_id = self.session.execute(_INSERT_PENDING, dict(values)).scalar_one()
         return int(new_id)
 
     def insert_pending_many(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -115,7 +124,7 @@ class Repository:
         lock already is that. None when `wait` is False and another integrator holds the lock."""
         if not self.is_postgres:
             return self.read_head()
-        locking = select(HEAD).where(HEAD.c.id == TREE_HEAD_ID).with_for_update(skip_locked=not wait)
+        locking = _LOCK_HEAD if wait else _LOCK_HEAD_IF_FREE
         row = self.session.execute(locking).first()
         if row is None and wait:  # tables made with create_all rather than the migration
             self.read_head()
@@ -130,12 +139,11 @@ class Repository:
 
     def take_pending(self, limit: int) -> list[Any]:
         """Remove (up to `limit` of) the pending records and answer them, oldest first."""
-        oldest = select(PENDING.c.id).order_by(PENDING.c.id).limit(limit).scalar_subquery()
-        rows = self.session.execute(delete(PENDING).where(PENDING.c.id.in_(oldest)).returning(*PENDING.c)).all()
+        rows = self.session.execute(_TAKE_PENDING, {"limit": limit}).all()
         return sorted(rows, key=lambda row: int(row.id))
 
     def read_head(self) -> Any:
-        row = self.session.execute(select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)).first()
+        row = self.session.execute(_READ_HEAD).first()
         if row is None:  # tables made with create_all rather than the migration
             self.session.execute(insert(HEAD).values(id=TREE_HEAD_ID, size=0, root=EMPTY_ROOT, checkpoint="",
                                                      frontier=b""))
@@ -147,7 +155,7 @@ class Repository:
         values: dict[str, Any] = {"size": size, "root": root, "checkpoint": checkpoint, "frontier": frontier}
         if kept_at is not None:
             values["kept_at"] = kept_at
-        self.session.execute(update(HEAD).where(HEAD.c.id == TREE_HEAD_ID).values(**values))
+        self.session.execute(_MOVE_HEAD, values)
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored hashes by index, in the order asked (a missing one is left out: the caller sees a short list)."""
