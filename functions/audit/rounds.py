@@ -3,7 +3,8 @@
 The integrator holds the tree head's lock from reading the head until its transaction commits, so every
 round trip to the database in between is time in which no other round can run. On PostgreSQL a round
 is three: (1) lock and read the head and take the pending records, pipelined; (2) every write,
-pipelined, arrays unnested into multi-row INSERTs; (3) the commit. Locking is the head row's lock
+pipelined, the records as one JSON array and the hashes as one bytea, each one multi-row INSERT; (3) the
+commit. Locking is the head row's lock
 (SELECT ... FOR UPDATE answers the newest committed head once the lock is ours). SQLite runs the same
 steps statement by statement under its write lock.
 """
