@@ -23,7 +23,7 @@ from shared.store import Store
 from tests.support import build_app, flask_client, post_event
 from tests.support import runtime_fixture as probe
 from tests.support.http_recorder import recording_server
-from tests.support.otlp import Receiver, Span, otlp_receiver
+from tests.support.otlp import Receiver, Span, exporting
 
 REQUESTED = "payments.payment-requested"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -34,25 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    with otlp_receiver() as running:
+    """A local OTLP receiver, with this process's tracing on and exporting to it."""
+    with exporting("probe") as running:
         yield running
-
-
-@pytest.fixture
-def traced(receiver: Receiver) -> Iterator[None]:
-    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    saved = {name: os.environ.get(name) for name in environ}
-    os.environ.update(environ)  # the exporter reads its endpoint from the environment, as in production
-    try:
-        assert tracing.configure("probe")
-        yield
-    finally:
-        tracing.shutdown()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture
@@ -71,7 +55,7 @@ def _flush(receiver: Receiver, count: int) -> list[Span]:
 
 
 def test_a_delivery_is_a_server_span_continuing_the_callers_trace_with_store_and_publish_children(
-        traced: None, receiver: Receiver, store: Store) -> None:
+        receiver: Receiver, store: Store) -> None:
     publisher = MemoryPublisher()
     response = post_event(_client(store, publisher), REQUESTED, probe.payment(), event_id="evt-t1",
                           traceparent=TRACEPARENT, correlationid="corr-t1")
@@ -94,7 +78,7 @@ def test_a_delivery_is_a_server_span_continuing_the_callers_trace_with_store_and
 
 
 def test_without_a_traceparent_the_delivery_starts_a_trace_and_a_refusal_is_an_error_span(
-        traced: None, receiver: Receiver, store: Store) -> None:
+        receiver: Receiver, store: Store) -> None:
     client = _client(store, MemoryPublisher())
     response = post_event(client, REQUESTED, probe.payment(metadata={"behaviour": "reject"}))
     assert response.status_code == 422
@@ -105,7 +89,7 @@ def test_without_a_traceparent_the_delivery_starts_a_trace_and_a_refusal_is_an_e
     assert server.status_code == 2  # ERROR
 
 
-def test_a_function_span_is_a_child_of_the_delivery(traced: None, receiver: Receiver) -> None:
+def test_a_function_span_is_a_child_of_the_delivery(receiver: Receiver) -> None:
     with tracing.server_span("delivery", TRACEPARENT), tracing.span("gateway.charge", {"gateway": "sim"},
                                                                        kind="client") as call:
         call.set_attribute("amount_minor", 2500)
@@ -116,7 +100,7 @@ def test_a_function_span_is_a_child_of_the_delivery(traced: None, receiver: Rece
         server.span_id, "client", {"gateway": "sim", "amount_minor": 2500})
 
 
-def test_log_lines_carry_the_trace_id(traced: None, receiver: Receiver, store: Store,
+def test_log_lines_carry_the_trace_id(receiver: Receiver, store: Store,
                                       caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="paymesh.runtime"):
         post_event(_client(store, MemoryPublisher()), REQUESTED, probe.payment(), traceparent=TRACEPARENT)
@@ -175,7 +159,7 @@ def test_without_the_variables_nothing_of_opentelemetry_is_imported(tmp_path: Pa
 
 
 def test_handler_latency_carries_the_trace_id_as_an_exemplar_in_openmetrics(
-        traced: None, receiver: Receiver, store: Store) -> None:
+        receiver: Receiver, store: Store) -> None:
     client = _client(store, MemoryPublisher())
     assert post_event(client, REQUESTED, probe.payment(), traceparent=TRACEPARENT).status_code == 200
     metrics = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
@@ -188,7 +172,7 @@ def test_handler_latency_carries_the_trace_id_as_an_exemplar_in_openmetrics(
 
 
 def test_each_kafkasink_post_is_a_producer_span_under_publish_also_from_the_pool_threads(
-        traced: None, receiver: Receiver, store: Store) -> None:
+        receiver: Receiver, store: Store) -> None:
     with recording_server() as sinks:
         publisher = KafkaSinkPublisher({topic: f"{sinks.url}/{topic}" for topic in probe.OUTPUTS})
         client = flask_client(build_app(probe.spec(), store, RuntimeSettings(), publisher))
@@ -203,7 +187,7 @@ def test_each_kafkasink_post_is_a_producer_span_under_publish_also_from_the_pool
     assert all(span.attributes["messaging.destination.name"] in probe.OUTPUTS for span in posts)
 
 
-def test_a_query_route_is_a_server_span(traced: None, receiver: Receiver, store: Store) -> None:
+def test_a_query_route_is_a_server_span(receiver: Receiver, store: Store) -> None:
     spec = probe.spec()
     spec.get("/things/{thing}", lambda q: Reply({"thing": q.params["thing"]}))
     client = flask_client(build_app(spec, store, RuntimeSettings(), MemoryPublisher()))
