@@ -54,6 +54,10 @@ def find_many(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     if not keys:
         return {}
     wanted = set(keys)
+    if len(wanted) == 1:  # one delivery (the usual case): the primary key lookup
+        [(source, event_id)] = wanted
+        found = find(session, source, event_id)
+        return {} if found is None else {(source, event_id): found}
     sources, event_ids = sorted({source for source, _ in wanted}), sorted({event_id for _, event_id in wanted})
     connection = session.connection()
     # Sources and ids each as a list (the primary key's index takes both); pairs that match only across
@@ -66,12 +70,6 @@ def find_many(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
             _TABLE.c.source.in_(sources), _TABLE.c.event_id.in_(event_ids))).all()
     return {(row.source, row.event_id): json.loads(row.outputs) for row in rows
             if (row.source, row.event_id) in wanted}
-
-
-def remember(session: Session, source: str, event_id: str, event_type: str,
-             outputs: list[dict[str, Any]]) -> None:
-    """Record the event; a concurrent duplicate fails here (IntegrityError), inside the transaction."""
-    remember_many(session, [(source, event_id, event_type, outputs)])
 
 
 def remember_many(session: Session, handled: list[tuple[str, str, str, list[dict[str, Any]]]]) -> None:

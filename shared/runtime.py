@@ -401,11 +401,7 @@ class FunctionApp:
             closing: list[Callable[[], None]] = []
             scratch: dict[str, Any] = {}
             keys = [(event.source, event.id) for event in events]
-            if len(events) == 1:
-                stored_one = idempotency.find(session, *keys[0])
-                stored = {keys[0]: stored_one} if stored_one is not None else {}
-            else:
-                stored = idempotency.find_many(session, keys)
+            stored = idempotency.find_many(session, keys)
             now = datetime.now(UTC)
             results: list[tuple[list[dict[str, Any]], bool]] = []
             fresh: list[tuple[str, str, str, list[dict[str, Any]]]] = []

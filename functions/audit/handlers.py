@@ -130,7 +130,7 @@ class _Batch:
         round for all its records beats a pending row and a wait each)."""
         self.early = integrator.append(self.repository, now, self.records, block=len(self.records) > 1)
         if self.early is None:
-            self.pending_ids = self.repository.insert_pending_many([record.values() for record in self.records])
+            self.pending_ids = [self.repository.insert_pending(record.values()) for record in self.records]
 
     def integrated(self, integrator: Integrator) -> None:
         """After the commit: wait until every record of the batch is in the tree and a signed checkpoint."""

@@ -50,12 +50,13 @@ PURGED = AuditPurged.__table__  # type: ignore[attr-defined]
 HOLDS = AuditLegalHold.__table__  # type: ignore[attr-defined]
 SEQUENCES = AuditUpstreamSequence.__table__  # type: ignore[attr-defined]
 RECORD_KIND, PURGED_KIND = 0, 1
-# The statements every delivery runs, built once (building one and its cache key costs more than running it).
+# The statements every delivery runs, built once (building one and its cache key costs more than running it);
+# rounds.py sends LOCK_HEAD and TAKE_PENDING pipelined.
 _INSERT_PENDING = insert(PENDING).returning(PENDING.c.id)
 _READ_HEAD = select(HEAD).where(HEAD.c.id == TREE_HEAD_ID)
-_LOCK_HEAD = _READ_HEAD.with_for_update()
+LOCK_HEAD = _READ_HEAD.with_for_update()
 _LOCK_HEAD_IF_FREE = _READ_HEAD.with_for_update(skip_locked=True)
-_TAKE_PENDING = delete(PENDING).where(PENDING.c.id.in_(
+TAKE_PENDING = delete(PENDING).where(PENDING.c.id.in_(
     select(PENDING.c.id).order_by(PENDING.c.id).limit(bindparam("limit")).scalar_subquery())).returning(*PENDING.c)
 _MOVE_HEAD = update(HEAD).where(HEAD.c.id == TREE_HEAD_ID)
 
@@ -110,21 +111,13 @@ class Repository:
         new_id = self.session.execute(_INSERT_PENDING, dict(values)).scalar_one()
         return int(new_id)
 
-    def insert_pending_many(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Accept `rows` as pending records in one statement; answer their ids, in the order given."""
-        if len(rows) == 1:
-            return [self.insert_pending(rows[0])]
-        ids = self.session.execute(insert(PENDING).returning(PENDING.c.id, sort_by_parameter_order=True),
-                                   list(rows)).scalars().all()
-        return [int(new_id) for new_id in ids]
-
     def lock_head(self, *, wait: bool = True) -> Any | None:
         """Be the only integrator until this transaction ends, and read the tree head. PostgreSQL locks the
         head row (FOR UPDATE answers its newest committed version once the lock is ours); SQLite's write
         lock already is that. None when `wait` is False and another integrator holds the lock."""
         if not self.is_postgres:
             return self.read_head()
-        locking = _LOCK_HEAD if wait else _LOCK_HEAD_IF_FREE
+        locking = LOCK_HEAD if wait else _LOCK_HEAD_IF_FREE
         row = self.session.execute(locking).first()
         if row is None and wait:  # tables made with create_all rather than the migration
             self.read_head()
@@ -139,7 +132,7 @@ class Repository:
 
     def take_pending(self, limit: int) -> list[Any]:
         """Remove (up to `limit` of) the pending records and answer them, oldest first."""
-        rows = self.session.execute(_TAKE_PENDING, {"limit": limit}).all()
+        rows = self.session.execute(TAKE_PENDING, {"limit": limit}).all()
         return sorted(rows, key=lambda row: int(row.id))
 
     def read_head(self) -> Any:

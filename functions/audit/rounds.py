@@ -14,18 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from functions.audit.leaves import CONTENT_COLUMNS, Entry
 from functions.audit.models import TREE_HEAD_ID
-from functions.audit.repository import Repository
+from functions.audit.repository import LOCK_HEAD, TAKE_PENDING, Repository
 
-_HEAD = "SELECT size, root, checkpoint, frontier, kept_at FROM audit_tree_head WHERE id = %s FOR UPDATE"
-# Built from this module's constant column names, never from input.
-_TAKE = ("DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT %s) "  # noqa: S608
-         "RETURNING id, " + ", ".join(CONTENT_COLUMNS))
 # A round's hashes as one bytea (32 bytes each) and its records as one JSON array: a handful of parameters
 # to send under the lock, however many records the round holds.
 _HASHES = ("INSERT INTO audit_tree_hashes (hash_index, hash) SELECT %s::bigint + i, "
@@ -65,12 +63,13 @@ def open_round(repository: Repository, limit: int, *, wait: bool = True) -> tupl
     import psycopg
     from psycopg.rows import namedtuple_row
 
+    lock_sql, take_sql = _pipelined_reads(repository.session.get_bind().dialect)
     driver = repository.driver()
     try:
         with (driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as heads,
               driver.cursor(row_factory=namedtuple_row) as pending):
-            heads.execute(_HEAD, (TREE_HEAD_ID,))
-            pending.execute(_TAKE, (limit,))
+            heads.execute(lock_sql, {"id_1": TREE_HEAD_ID})
+            pending.execute(take_sql, {"limit": limit})
             head = heads.fetchone()
             taken = pending.fetchall()
     except psycopg.Error as error:
@@ -79,6 +78,16 @@ def open_round(repository: Repository, limit: int, *, wait: bool = True) -> tupl
         repository.read_head()
         head = repository.lock_head()
     return head, sorted(taken, key=lambda row: int(row.id))
+
+
+@cache
+def _pipelined_reads(dialect: Dialect) -> tuple[str, str]:
+    """The repository's head-lock and take-pending statements as this dialect's text (psycopg's named
+    placeholders), compiled once per engine: the same SQL whether or not it is pipelined."""
+    lock = LOCK_HEAD.compile(dialect=dialect)
+    take = TAKE_PENDING.compile(dialect=dialect)
+    assert set(lock.params) == {"id_1"} and set(take.params) == {"limit"}, (lock.params, take.params)
+    return str(lock), str(take)
 
 
 def write_round(repository: Repository, writes: Writes) -> None:
