@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # Schema-driven fuzzing at length (tests/fuzz; `make test` runs a bounded, repeatable slice): fresh examples,
 # SQLite and PostgreSQL; prints how many requests were sent and what was found. FUZZ_EXAMPLES per type.

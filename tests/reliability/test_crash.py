@@ -2,7 +2,7 @@
 few seconds. Knative's delivery contract (retry with the manifest's backoff, redelivery of uncommitted records)
 and the functions' idempotency must carry every payment to exactly one outcome with nothing counted twice.
 
-Run size: PAYMESH_RELIABILITY_CRASH_PAYMENTS (default 1500 in `make test`; `make reliability` runs 5000). The kill schedule is random; its seed is printed
+Run size: PAYMESH_RELIABILITY_CRASH_PAYMENTS (default 1000 in `make test`; `make reliability` runs 5000). The kill schedule is random; its seed is printed
 and can be fixed with PAYMESH_RELIABILITY_CRASH_SEED. A summary (kills, wall time, retries per topic) is
 printed and written to tmp_path/crash-report.json.
 """
@@ -35,7 +35,7 @@ from tests.support.http_recorder import Recorder, recording_server
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-PAYMENTS = int(os.environ.get("PAYMESH_RELIABILITY_CRASH_PAYMENTS", "1500"))
+PAYMENTS = int(os.environ.get("PAYMESH_RELIABILITY_CRASH_PAYMENTS", "1000"))
 SEED = int(os.environ.get("PAYMESH_RELIABILITY_CRASH_SEED", str(time.time_ns() % 1_000_000)))
 KILL_EVERY = (2.0, 5.0)  # seconds between kills, uniform
 TIMEOUT = 120.0 + PAYMENTS * 0.12  # the whole run; far above what it needs on 2 cores

@@ -1,7 +1,7 @@
 """Every event of a long payment run delivered three times leaves balances, notifications and the audit
 log exactly as one delivery does: at-least-once delivery, exactly-once effect.
 
-Run size: PAYMESH_RELIABILITY_PAYMENTS (default 1000 in `make test`; `make reliability` runs 2000).
+Run size: PAYMESH_RELIABILITY_PAYMENTS (default 700 in `make test`; `make reliability` runs 2000).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from shared.envelope import Envelope
 from tests.support.http_recorder import Recorder, recording_server
 from tests.support.mesh import Mesh, mesh
 
-PAYMENTS = int(os.environ.get("PAYMESH_RELIABILITY_PAYMENTS", "1000"))
+PAYMENTS = int(os.environ.get("PAYMESH_RELIABILITY_PAYMENTS", "700"))
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TOKENS = ["tok_visa", "tok_visa", "tok_mastercard", "tok_chargeDeclined", "tok_visa", "tok_insufficientFunds"]
 
